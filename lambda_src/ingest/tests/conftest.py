@@ -1,0 +1,197 @@
+"""Fixtures for the ingest handler's unit tests: moto in process, payload 2.0 events."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+HANDLER_PATH = Path(__file__).resolve().parents[1] / "handler.py"
+BUCKET = "clickstream-raw-test"
+
+# An HTTP API payload 2.0 event as API Gateway sends it for POST /clickstream.
+BASE_EVENT: dict[str, Any] = {
+    "version": "2.0",
+    "routeKey": "POST /clickstream",
+    "rawPath": "/clickstream",
+    "rawQueryString": "",
+    "headers": {
+        "accept": "*/*",
+        "content-type": "application/json",
+        "host": "a1b2c3d4e5.execute-api.ap-southeast-1.amazonaws.com",
+        "user-agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
+        "x-amzn-trace-id": "Root=1-67a1b2c3-0123456789abcdef01234567",
+        "x-forwarded-for": "203.0.113.7",
+        "x-forwarded-port": "443",
+        "x-forwarded-proto": "https",
+    },
+    "requestContext": {
+        "accountId": "123456789012",
+        "apiId": "a1b2c3d4e5",
+        "domainName": "a1b2c3d4e5.execute-api.ap-southeast-1.amazonaws.com",
+        "domainPrefix": "a1b2c3d4e5",
+        "http": {
+            "method": "POST",
+            "path": "/clickstream",
+            "protocol": "HTTP/1.1",
+            "sourceIp": "203.0.113.7",
+            "userAgent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
+        },
+        "requestId": "JKJaXmPLvHcESHA=",
+        "routeKey": "POST /clickstream",
+        "stage": "$default",
+        "time": "24/Nov/2025:05:50:00 +0000",
+        "timeEpoch": 1763963400000,
+    },
+    "isBase64Encoded": False,
+}
+
+VIEW_PRODUCT = {
+    "eventId": "0b6a1f9e-3c1d-4f5e-9a7b-2c8d4e6f8a0b",
+    "eventName": "product_view",
+    "userId": "u-123",
+    "clientId": "c-42",
+    "sessionId": "s-abc",
+    "isFirstVisit": False,
+    "pageUrl": "https://shop.example/p/sku-1",
+    "product": {
+        "id": "sku-1",
+        "name": "Laptop Ultra 14",
+        "category": "laptops",
+        "brand": {"name": "Acme"},
+        "price": 25990000,
+        "discountPrice": 23990000,
+    },
+}
+
+
+def load_handler_module() -> Any:
+    """Import lambda_src/ingest/handler.py by path (lambda_src is not a package)."""
+    name = "clickstream_ingest_handler"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, HANDLER_PATH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_UNSET: Any = object()
+
+
+def build_event(
+    body: Any = _UNSET,
+    *,
+    raw: Any = _UNSET,
+    method: str | None = None,
+    b64: bool = False,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """A payload 2.0 event.
+
+    ``body`` is JSON-encoded; ``raw`` is the body verbatim (any value, even None);
+    with neither the event has no body.  ``b64`` base64-encodes a text body as API
+    Gateway does for non-text content types; ``method`` replaces
+    ``requestContext.http.method``; other keywords replace top-level keys.
+    """
+    event = copy.deepcopy(BASE_EVENT)
+    if raw is not _UNSET:
+        event["body"] = raw
+    elif body is not _UNSET:
+        event["body"] = json.dumps(body, ensure_ascii=False)
+    if b64 and isinstance(event.get("body"), str):
+        event["body"] = base64.b64encode(event["body"].encode("utf-8", "surrogatepass")).decode()
+        event["isBase64Encoded"] = True
+    if method is not None:
+        event["requestContext"]["http"]["method"] = method
+    event.update(overrides)
+    return event
+
+
+@pytest.fixture(scope="session")
+def ingest() -> Any:
+    return load_handler_module()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "MAX_BODY_BYTES",
+        "MAX_BATCH_EVENTS",
+        "ALLOWED_EVENT_NAMES",
+        "LOG_LEVEL",
+        "AWS_LAMBDA_LOG_LEVEL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-southeast-1")
+    monkeypatch.setenv("RAW_BUCKET_NAME", BUCKET)
+
+
+@pytest.fixture
+def s3(aws_env: None, ingest: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An in-process moto S3 with the raw bucket; the handler builds its own client in it."""
+    with mock_aws():
+        client = boto3.client("s3")
+        client.create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "ap-southeast-1"}
+        )
+        monkeypatch.setattr(ingest, "_s3_client", None)
+        yield client
+
+
+@pytest.fixture
+def context() -> SimpleNamespace:
+    return SimpleNamespace(
+        aws_request_id="6f1c7a43-8f3e-4a49-9b0c-3f4d2a1e5b6c",
+        function_name="clickstream-lambda-ingest",
+        function_version="$LATEST",
+        memory_limit_in_mb=256,
+    )
+
+
+@pytest.fixture
+def make_event() -> Any:
+    """``make_event(body, raw=..., **top_level_overrides)`` -> a payload 2.0 event."""
+    return build_event
+
+
+@pytest.fixture
+def bucket_keys(s3: Any) -> Any:
+    """``bucket_keys()`` -> every key in the raw bucket."""
+
+    def keys() -> list[str]:
+        response = s3.list_objects_v2(Bucket=BUCKET)
+        return [item["Key"] for item in response.get("Contents", [])]
+
+    return keys
+
+
+@pytest.fixture
+def read_object(s3: Any) -> Any:
+    """``read_object(key)`` -> (parsed JSON document, S3 ContentType)."""
+
+    def read(key: str) -> tuple[Any, str]:
+        obj = s3.get_object(Bucket=BUCKET, Key=key)
+        return json.loads(obj["Body"].read()), obj["ContentType"]
+
+    return read
+
+
+@pytest.fixture
+def sample_event() -> dict[str, Any]:
+    return copy.deepcopy(VIEW_PRODUCT)
