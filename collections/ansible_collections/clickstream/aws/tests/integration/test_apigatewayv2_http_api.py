@@ -1,0 +1,359 @@
+"""clickstream.aws.apigatewayv2_http_api run by ansible-playbook against a moto server.
+
+One ThreadedMotoServer on a free 127.0.0.1 port serves the whole module. Each
+step runs a real playbook (the project's ansible.cfg, cwd at the project root,
+connection settings through `module_defaults: group/clickstream.aws.aws`) and
+the result is checked by reading the API back with boto3.
+
+moto 5 does not implement UpdateStage nor CreateDeployment: changing an
+existing stage is exercised here only in check mode (which makes no writing
+call); the calls themselves are covered in tests/unit/test_apigatewayv2_manager.py.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+pytestmark = pytest.mark.integration
+
+PROJECT_ROOT = Path(__file__).resolve().parents[6]
+ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+ALIAS_LIVE = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:clickstream-ingest:live"
+ALIAS_NEXT = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:clickstream-ingest:next"
+LOG_GROUP = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/apigateway/clickstream-ingest"
+LOG_FORMAT = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "routeKey": "$context.routeKey",
+    "status": "$context.status",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def apigw(endpoint):
+    return boto3.client(
+        "apigatewayv2",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+class Runner:
+    """Writes a one-play playbook, runs it, returns each task's result."""
+
+    def __init__(self, endpoint: str, workdir: Path) -> None:
+        self.endpoint = endpoint
+        self.workdir = workdir
+        self.count = 0
+
+    def __call__(self, module_args: dict, *flags: str, extra_tasks=()) -> list[dict]:
+        self.count += 1
+        play = {
+            "name": "apigatewayv2_http_api test",
+            "hosts": "localhost",
+            "connection": "local",
+            "gather_facts": False,
+            "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+            "module_defaults": {
+                "group/clickstream.aws.aws": {
+                    "endpoint_url": self.endpoint,
+                    "region": REGION,
+                    "access_key": "testing",
+                    "secret_key": "testing",
+                }
+            },
+            "tasks": [
+                {
+                    "name": "HTTP API",
+                    "clickstream.aws.apigatewayv2_http_api": module_args,
+                    "ignore_errors": True,
+                },
+                *extra_tasks,
+            ],
+        }
+        playbook = self.workdir / f"play{self.count}.yml"
+        playbook.write_text(json.dumps([play], indent=2))  # JSON is YAML
+        env = {
+            **os.environ,
+            "ANSIBLE_CONFIG": str(PROJECT_ROOT / "ansible.cfg"),
+            "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+            "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.json",
+            "ANSIBLE_NOCOLOR": "1",
+        }
+        proc = subprocess.run(
+            [str(ANSIBLE_PLAYBOOK), str(playbook), *flags],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+        report = json.loads(proc.stdout)
+        return [task["hosts"]["localhost"] for task in report["plays"][0]["tasks"]]
+
+    def one(self, module_args: dict, *flags: str) -> dict:
+        return self(module_args, *flags)[0]
+
+
+@pytest.fixture(scope="module")
+def run(endpoint, tmp_path_factory):
+    return Runner(endpoint, tmp_path_factory.mktemp("playbooks"))
+
+
+def api_args(**overrides) -> dict:
+    args = {
+        "name": "clickstream-ingest",
+        "description": "Clickstream ingest endpoint",
+        "cors": {
+            "allow_origins": ["https://shop.example.com"],
+            "allow_methods": ["POST", "OPTIONS"],
+            "allow_headers": ["Content-Type", "X-Amzn-Trace-Id"],
+            "max_age": 300,
+        },
+        "routes": [
+            {
+                "route_key": "POST /clickstream",
+                "integration": {"uri": ALIAS_LIVE, "payload_format_version": "2.0"},
+            }
+        ],
+        "stages": [
+            {
+                "name": "$default",
+                "auto_deploy": True,
+                "throttling_burst_limit": 1000,
+                "throttling_rate_limit": 500,
+                # cloudwatchlogs_log_group returns the ARN with ':*'; the module drops it
+                "access_log": {"destination_arn": LOG_GROUP + ":*", "format": LOG_FORMAT},
+            }
+        ],
+        "tags": {"project": "clickstream", "component": "ingest"},
+    }
+    args.update(overrides)
+    return args
+
+
+def apis_named(apigw, name: str) -> list[dict]:
+    return [a for a in apigw.get_apis()["Items"] if a["Name"] == name]
+
+
+def read_back(apigw, name: str) -> dict:
+    (api,) = apis_named(apigw, name)
+    api_id = api["ApiId"]
+    return {
+        "api": api,
+        "integrations": apigw.get_integrations(ApiId=api_id)["Items"],
+        "routes": apigw.get_routes(ApiId=api_id)["Items"],
+        "stages": apigw.get_stages(ApiId=api_id)["Items"],
+    }
+
+
+def test_lifecycle(run, apigw):
+    # -- create everything; the same module_defaults group serves amazon.aws too ----
+    caller = {"name": "Caller identity", "amazon.aws.aws_caller_info": {}}
+    created, identity = run(api_args(), "--diff", extra_tasks=[caller])
+    assert created.get("failed") is not True, created.get("msg")
+    assert created["changed"] is True
+    assert created["operations"] == [
+        "create_api",
+        "create_integration",
+        "create_route",
+        "create_stage",
+    ]
+    assert identity["account"] == ACCOUNT
+    assert created["diff"]["before"] == {}
+
+    state = read_back(apigw, "clickstream-ingest")
+    api = state["api"]
+    assert api["ProtocolType"] == "HTTP"
+    assert api["Description"] == "Clickstream ingest endpoint"
+    cors = api["CorsConfiguration"]
+    assert cors["AllowOrigins"] == ["https://shop.example.com"]
+    assert sorted(cors["AllowMethods"]) == ["OPTIONS", "POST"]
+    assert sorted(h.lower() for h in cors["AllowHeaders"]) == ["content-type", "x-amzn-trace-id"]
+    assert cors["MaxAge"] == 300
+    assert api["Tags"] == {"project": "clickstream", "component": "ingest"}
+    (integration,) = state["integrations"]
+    assert integration["IntegrationType"] == "AWS_PROXY"
+    assert integration["IntegrationUri"] == ALIAS_LIVE
+    assert integration["PayloadFormatVersion"] == "2.0"
+    assert integration["TimeoutInMillis"] == 30000
+    (route,) = state["routes"]
+    assert route["RouteKey"] == "POST /clickstream"
+    assert route["Target"] == f"integrations/{integration['IntegrationId']}"
+    (stage,) = state["stages"]
+    assert stage["StageName"] == "$default"
+    assert stage["AutoDeploy"] is True
+    assert stage["DefaultRouteSettings"]["ThrottlingBurstLimit"] == 1000
+    assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == 500.0
+    assert stage["AccessLogSettings"]["DestinationArn"] == LOG_GROUP
+    assert json.loads(stage["AccessLogSettings"]["Format"]) == LOG_FORMAT
+
+    # the return values name what was created
+    assert created["api"]["api_id"] == api["ApiId"]
+    assert created["api"]["api_endpoint"] == api["ApiEndpoint"]
+    assert created["api"]["execution_arn"] == (
+        f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api['ApiId']}"
+    )
+    assert created["integrations"][0]["integration_id"] == integration["IntegrationId"]
+    assert created["routes"][0] == {
+        "route_id": route["RouteId"],
+        "route_key": "POST /clickstream",
+        "integration_id": integration["IntegrationId"],
+        "target": route["Target"],
+    }
+    assert created["stages"][0]["stage_name"] == "$default"
+    assert created["stages"][0]["invoke_url"] == api["ApiEndpoint"]
+    # the diff's "after" is what AWS now holds
+    after = created["diff"]["after"]
+    assert after["routes"]["POST /clickstream"]["integration"]["uri"] == ALIAS_LIVE
+    assert after["stages"]["$default"]["throttling_burst_limit"] == 1000
+
+    # -- the same run again changes nothing, also in check mode ----------------------
+    again = run.one(api_args())
+    assert again["changed"] is False
+    assert again["operations"] == []
+    assert again["api"]["api_id"] == api["ApiId"]
+    checked = run.one(api_args(), "--check", "--diff")
+    assert checked["changed"] is False
+    assert checked["diff"]["before"] == checked["diff"]["after"]
+
+    # -- check mode reports a change and writes nothing ------------------------------
+    preview = run.one(api_args(description="Ingest v2"), "--check", "--diff")
+    assert preview["changed"] is True
+    assert preview["operations"] == ["update_api"]
+    assert preview["diff"]["before"]["description"] == "Clickstream ingest endpoint"
+    assert preview["diff"]["after"]["description"] == "Ingest v2"
+    assert read_back(apigw, "clickstream-ingest")["api"]["Description"] == (
+        "Clickstream ingest endpoint"
+    )
+
+    # -- change API, CORS, tags and the integration's timeout, with a diff -------------
+    changed_args = api_args(
+        description="Ingest v2",
+        tags={"project": "clickstream", "owner": "platform"},
+    )
+    changed_args["cors"]["max_age"] = 600
+    changed_args["routes"][0]["integration"]["timeout_ms"] = 10000
+    changed = run.one(changed_args, "--diff")
+    assert changed["changed"] is True
+    assert changed["operations"] == [
+        "update_api",
+        "untag_resource",
+        "tag_resource",
+        "update_integration",
+    ]
+    before, after = changed["diff"]["before"], changed["diff"]["after"]
+    assert (before["cors"]["max_age"], after["cors"]["max_age"]) == (300, 600)
+    assert before["tags"] == {"project": "clickstream", "component": "ingest"}
+    assert after["tags"] == {"project": "clickstream", "owner": "platform"}
+    timeout = ("POST /clickstream", "integration", "timeout_ms")
+    assert before["routes"][timeout[0]][timeout[1]][timeout[2]] == 30000
+    assert after["routes"][timeout[0]][timeout[1]][timeout[2]] == 10000
+    assert before["stages"] == after["stages"]
+    state = read_back(apigw, "clickstream-ingest")
+    assert state["api"]["Description"] == "Ingest v2"
+    assert state["api"]["CorsConfiguration"]["MaxAge"] == 600
+    assert state["api"]["Tags"] == {"project": "clickstream", "owner": "platform"}
+    assert state["integrations"][0]["TimeoutInMillis"] == 10000
+    assert run.one(changed_args)["changed"] is False
+
+    # -- pointing the route at another alias: new integration, old one removed ----------
+    moved_args = json.loads(json.dumps(changed_args))
+    moved_args["routes"][0]["integration"]["uri"] = ALIAS_NEXT
+    moved = run.one(moved_args)
+    assert moved["operations"] == ["create_integration", "update_route", "delete_integration"]
+    state = read_back(apigw, "clickstream-ingest")
+    (integration,) = state["integrations"]
+    assert integration["IntegrationUri"] == ALIAS_NEXT
+    assert state["routes"][0]["Target"] == f"integrations/{integration['IntegrationId']}"
+    assert state["routes"][0]["RouteId"] == route["RouteId"]  # the route was kept
+
+    # -- a stage change: moto has no UpdateStage, so only its check-mode plan runs here --
+    stage_args = json.loads(json.dumps(moved_args))
+    stage_args["stages"][0]["throttling_rate_limit"] = 250
+    planned = run.one(stage_args, "--check", "--diff")
+    assert planned["changed"] is True
+    assert planned["operations"] == ["update_stage"]
+    assert planned["diff"]["before"]["stages"]["$default"]["throttling_rate_limit"] == 500.0
+    assert planned["diff"]["after"]["stages"]["$default"]["throttling_rate_limit"] == 250.0
+    stage = read_back(apigw, "clickstream-ingest")["stages"][0]
+    assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == 500.0
+
+    # -- delete, then deleting again is a no-op --------------------------------------
+    deleted = run.one({"name": "clickstream-ingest", "state": "absent"}, "--diff")
+    assert deleted["changed"] is True
+    assert deleted["operations"] == ["delete_api"]
+    assert deleted["diff"]["after"] == {}
+    assert apis_named(apigw, "clickstream-ingest") == []
+    assert run.one({"name": "clickstream-ingest", "state": "absent"})["changed"] is False
+
+
+def test_check_mode_on_a_new_api_creates_nothing(run, apigw):
+    result = run.one(api_args(name="clickstream-preview"), "--check")
+    assert result["changed"] is True
+    assert result["operations"] == [
+        "create_api",
+        "create_integration",
+        "create_route",
+        "create_stage",
+    ]
+    assert result["api"]["api_id"] is None  # not known before the API exists
+    assert result["routes"][0]["route_key"] == "POST /clickstream"
+    assert apis_named(apigw, "clickstream-preview") == []
+
+
+def test_two_apis_with_the_same_name_fail_clearly(run, apigw):
+    ids = sorted(
+        apigw.create_api(Name="clickstream-twice", ProtocolType="HTTP")["ApiId"] for _ in range(2)
+    )
+    result = run.one(api_args(name="clickstream-twice"))
+    assert result["failed"] is True
+    assert result["msg"] == (
+        f"2 HTTP APIs are named 'clickstream-twice' ({ids[0]}, {ids[1]}); "
+        "set api_id to pick one or delete the extra APIs"
+    )
+    # api_id picks one; the other is left alone
+    picked = run.one(api_args(name="clickstream-twice", api_id=ids[0]))
+    assert picked["changed"] is True
+    assert picked["api"]["api_id"] == ids[0]
+    assert apigw.get_routes(ApiId=ids[1])["Items"] == []
+    for api_id in ids:
+        apigw.delete_api(ApiId=api_id)
+
+
+def test_bad_input_fails_before_any_call(run, apigw):
+    args = api_args(name="clickstream-bad")
+    args["routes"][0]["route_key"] = "POST clickstream"
+    result = run.one(args)
+    assert result["failed"] is True
+    assert "'POST clickstream' is not a route key" in result["msg"]
+    assert result["operations"] == []
+    assert apis_named(apigw, "clickstream-bad") == []
