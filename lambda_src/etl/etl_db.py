@@ -1,0 +1,269 @@
+"""Everything the ETL does in PostgreSQL: runs, the exactly-once load, rejects.
+
+Exactly once, concurrency-safe, without a global lock:
+
+1. Each batch is one transaction.  It first *claims* its objects by inserting
+   their manifest rows (key, ETag) with ``ON CONFLICT DO NOTHING RETURNING``.  A
+   concurrent transaction claiming the same object blocks on the unique key until
+   the first one commits (then gets nothing back and skips the object) or rolls
+   back (then claims it itself).  Claims are made in key order, so two runs cannot
+   deadlock on them.
+2. Rows of the claimed objects only are COPYed into a temporary staging table,
+   then ``INSERT ... SELECT ... ON CONFLICT (event_id) DO NOTHING`` (sorted by
+   event_id) moves them into the events table.
+3. Rejects of the claimed objects and the event hours whose rollups are now stale
+   are written in the same transaction, which then commits: an object's manifest
+   row, events and rejects exist together or not at all.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import etl_transform
+import psycopg2
+import psycopg2.errors
+import psycopg2.extensions
+from etl_config import Settings
+from psycopg2 import sql
+
+STAGING_TABLE = "etl_staging"
+RETRYABLE = (psycopg2.errors.DeadlockDetected, psycopg2.errors.SerializationFailure)
+BATCH_ATTEMPTS = 3
+
+Connection = psycopg2.extensions.connection
+
+
+def connect(settings: Settings) -> Connection:
+    kwargs: dict[str, Any] = {
+        "host": settings.pg_host,
+        "port": settings.pg_port,
+        "user": settings.pg_user,
+        "password": settings.pg_password,
+        "dbname": settings.pg_database,
+        "connect_timeout": 10,
+        "application_name": "clickstream-etl",
+        # UTC for every date_trunc; room for a batch's staging rows in memory
+        "options": "-c TimeZone=UTC -c temp_buffers=64MB",
+    }
+    if settings.pg_sslmode:
+        kwargs["sslmode"] = settings.pg_sslmode
+    if settings.pg_sslrootcert:
+        kwargs["sslrootcert"] = settings.pg_sslrootcert
+    return psycopg2.connect(**kwargs)
+
+
+def target_identifier(settings: Settings) -> sql.Identifier:
+    return sql.Identifier(settings.target_schema, settings.target_table)
+
+
+# ---------------------------------------------------------------------------------------------
+# runs
+# ---------------------------------------------------------------------------------------------
+def start_run(
+    conn: Connection, trigger: str, hours: Sequence[datetime], request_id: str | None
+) -> int:
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO public.etl_runs (trigger, request_id, hours)"
+            " VALUES (%s, %s, %s::timestamptz[]) RETURNING run_id",
+            (trigger, request_id, list(hours)),
+        )
+        return int(cur.fetchone()[0])
+
+
+RUN_COUNTERS = (
+    "objects_seen",
+    "objects_loaded",
+    "objects_already_loaded",
+    "objects_rejected",
+    "objects_failed",
+    "events_rejected",
+    "rows_inserted",
+    "rows_duplicate",
+)
+
+
+def finish_run(
+    conn: Connection,
+    run_id: int,
+    counts: dict[str, int],
+    status: str,
+    duration_ms: int,
+    error: str | None = None,
+) -> None:
+    assignments = sql.SQL(", ").join(
+        sql.SQL("{} = %s").format(sql.Identifier(name)) for name in RUN_COUNTERS
+    )
+    query = sql.SQL(
+        "UPDATE public.etl_runs SET {}, status = %s, error = %s, finished_at = now(),"
+        " duration_ms = %s WHERE run_id = %s"
+    ).format(assignments)
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            query,
+            [counts.get(name, 0) for name in RUN_COUNTERS] + [status, error, duration_ms, run_id],
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# manifest
+# ---------------------------------------------------------------------------------------------
+def loaded_versions(conn: Connection, keys: Sequence[str]) -> set[tuple[str, str]]:
+    """(key, etag) pairs of these keys already in the manifest."""
+    if not keys:
+        return set()
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT object_key, etag FROM public.etl_manifest WHERE object_key = ANY(%s)",
+            (list(keys),),
+        )
+        return {(key, etag) for key, etag in cur.fetchall()}
+
+
+# ---------------------------------------------------------------------------------------------
+# load
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class BatchResult:
+    objects_loaded: int = 0
+    objects_already_loaded: int = 0
+    objects_rejected: int = 0
+    events_rejected: int = 0
+    rows_inserted: int = 0
+    rows_duplicate: int = 0
+
+
+CLAIM_SQL = """
+INSERT INTO public.etl_manifest
+    (object_key, etag, object_hour, last_modified, size_bytes, row_count, reject_count, run_id)
+SELECT k, e, h, lm, sz, rc, jc, %s
+FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], %s::bigint[],
+            %s::integer[], %s::integer[]) AS t(k, e, h, lm, sz, rc, jc)
+ORDER BY k, e
+ON CONFLICT (object_key, etag) DO NOTHING
+RETURNING object_key, etag
+"""
+
+REJECTS_SQL = """
+INSERT INTO public.etl_rejects (object_key, etag, event_index, reason, excerpt, run_id)
+SELECT k, e, i, r, x, %s
+FROM unnest(%s::text[], %s::text[], %s::integer[], %s::text[], %s::text[]) AS t(k, e, i, r, x)
+"""
+
+PENDING_SQL = """
+INSERT INTO public.etl_pending_rollups (event_hour)
+SELECT DISTINCT h FROM unnest(%s::timestamptz[]) AS t(h) ORDER BY h
+ON CONFLICT (event_hour) DO NOTHING
+"""
+
+
+def prepare_session(conn: Connection, settings: Settings) -> None:
+    """The staging table, private to this connection, emptied at every commit."""
+    query = sql.SQL(
+        "CREATE TEMPORARY TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    ).format(sql.Identifier(STAGING_TABLE), target_identifier(settings))
+    with conn, conn.cursor() as cur:
+        cur.execute(query)
+
+
+def _insert_sql(settings: Settings) -> sql.Composed:
+    columns = sql.SQL(", ").join(sql.Identifier(c) for c in etl_transform.COLUMNS)
+    return sql.SQL(
+        "INSERT INTO {target} ({columns}, etl_run_id) SELECT {columns}, %s FROM {staging}"
+        " ON CONFLICT (event_id) DO NOTHING"
+    ).format(
+        target=target_identifier(settings),
+        columns=columns,
+        staging=sql.Identifier(STAGING_TABLE),
+    )
+
+
+def _copy_sql() -> str:
+    columns = ", ".join(etl_transform.COLUMNS)
+    return f"COPY {STAGING_TABLE} ({columns}) FROM STDIN"
+
+
+def _load_once(
+    conn: Connection,
+    settings: Settings,
+    run_id: int,
+    objects: Sequence[etl_transform.ParsedObject],
+    before_commit: Callable[[], None] | None,
+) -> BatchResult:
+    result = BatchResult()
+    ordered = sorted(objects, key=lambda o: (o.key, o.etag))
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            CLAIM_SQL,
+            (
+                run_id,
+                [o.key for o in ordered],
+                [o.etag for o in ordered],
+                [o.object_hour for o in ordered],
+                [o.last_modified for o in ordered],
+                [o.size for o in ordered],
+                [len(o.rows) for o in ordered],
+                [len(o.rejects) for o in ordered],
+            ),
+        )
+        claimed_keys = set(cur.fetchall())
+        claimed = [o for o in ordered if (o.key, o.etag) in claimed_keys]
+        result.objects_already_loaded = len(ordered) - len(claimed)
+        result.objects_loaded = sum(1 for o in claimed if not o.object_rejected)
+        result.objects_rejected = sum(1 for o in claimed if o.object_rejected)
+        result.events_rejected = sum(o.events_rejected for o in claimed)
+
+        rows = etl_transform.unique_rows(claimed)
+        valid = sum(len(o.rows) for o in claimed)
+        if rows:
+            cur.copy_expert(_copy_sql(), io.BytesIO(b"".join(row.copy_line for row in rows)))
+            cur.execute(_insert_sql(settings), (run_id,))
+            result.rows_inserted = cur.rowcount
+        result.rows_duplicate = valid - result.rows_inserted
+
+        rejects = [(o, r) for o in claimed for r in o.rejects]
+        if rejects:
+            cur.execute(
+                REJECTS_SQL,
+                (
+                    run_id,
+                    [o.key for o, _ in rejects],
+                    [o.etag for o, _ in rejects],
+                    [r.event_index for _, r in rejects],
+                    [r.reason for _, r in rejects],
+                    [r.excerpt for _, r in rejects],
+                ),
+            )
+        if result.rows_inserted:
+            cur.execute(PENDING_SQL, (sorted({row.event_hour for row in rows}),))
+        if before_commit is not None:
+            before_commit()
+    return result
+
+
+def load_batch(
+    conn: Connection,
+    settings: Settings,
+    run_id: int,
+    objects: Sequence[etl_transform.ParsedObject],
+    before_commit: Callable[[], None] | None = None,
+) -> BatchResult:
+    """Load the objects in one transaction; retried on deadlock or serialization failure.
+
+    ``before_commit`` runs inside the transaction just before COMMIT (fault injection
+    for tests: a database that disappears there must leave nothing behind).
+    """
+    for attempt in range(1, BATCH_ATTEMPTS + 1):
+        try:
+            return _load_once(conn, settings, run_id, objects, before_commit)
+        except RETRYABLE:
+            if attempt == BATCH_ATTEMPTS:
+                raise
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")

@@ -1,0 +1,127 @@
+"""Fixtures for the ETL tests.
+
+Unit tests import the ETL modules (``lambda_src/etl`` is put on ``sys.path`` as the
+Lambda runtime puts the package root).  Integration tests (marker ``integration``)
+get a real throwaway PostgreSQL 15 cluster (tests/fixtures/postgres.py) with a fresh
+database per test, migrated by roles/dw/files/migrations, and moto's in-process S3.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ETL_DIR = Path(__file__).resolve().parents[1]
+REPO = ETL_DIR.parents[1]
+MIGRATIONS = REPO / "roles" / "dw" / "files" / "migrations"
+ETL_PASSWORD = "etl-writer-test-password"
+READER_PASSWORD = "dw-reader-test-password"
+
+for path in (ETL_DIR, Path(__file__).resolve().parent):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from etl_test_helpers import BUCKET, Database  # noqa: E402
+
+
+def load_module(name: str, path: Path) -> ModuleType:
+    """Import a file under a unique name (the ingest Lambda has a handler.py too)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+pg_fixture = load_module("clickstream_pg_fixture", REPO / "tests" / "fixtures" / "postgres.py")
+
+
+@pytest.fixture(scope="session")
+def etl_handler() -> ModuleType:
+    return load_module("clickstream_etl_handler", ETL_DIR / "handler.py")
+
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    with pg_fixture.running_postgres() as server:
+        yield server
+
+
+_db_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def dw(pg_server: Any) -> Iterator[Database]:
+    """A fresh clickstream DW database, migrated; etl_writer/dw_reader can log in."""
+    name = f"clickstream_dw_{next(_db_numbers)}"
+    pg_server.create_database(name)
+    pg_fixture.apply_migrations(pg_server, name, MIGRATIONS)
+    pg_server.psql(
+        "postgres",
+        "-c",
+        f"ALTER ROLE etl_writer LOGIN PASSWORD '{ETL_PASSWORD}'",
+        "-c",
+        f"ALTER ROLE dw_reader LOGIN PASSWORD '{READER_PASSWORD}'",
+    )
+    yield Database(pg_server, name)
+    if pg_server.is_running():
+        pg_server.drop_database(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# S3 (moto, in process) and the Lambda's environment
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture
+def s3(aws_env: None) -> Iterator[Any]:
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+@pytest.fixture
+def etl_env(dw: Database, s3: Any, monkeypatch: pytest.MonkeyPatch) -> Database:
+    """The ETL's environment pointing at the test bucket and database as etl_writer."""
+    server = dw.server
+    values = {
+        "RAW_BUCKET_NAME": BUCKET,
+        "DW_PG_HOST": server.host,
+        "DW_PG_PORT": str(server.port),
+        "DW_PG_USER": "etl_writer",
+        "DW_PG_PASSWORD": ETL_PASSWORD,
+        "DW_PG_DATABASE": dw.name,
+        "DW_PG_SSL": "disable",
+        "MAX_RECORDS_PER_BATCH": "50",
+        "ETL_FETCH_CONCURRENCY": "4",
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    for key in ("TARGET_TABLE", "ETL_LOOKBACK_HOURS"):
+        monkeypatch.delenv(key, raising=False)
+    return dw
