@@ -607,7 +607,8 @@ class HttpApiManager:
 
     @property
     def _api_id(self) -> str:
-        assert self.api is not None
+        if self.api is None:  # a programming error, not a user error
+            raise RuntimeError("no API loaded or created yet")
         return self.api["ApiId"]
 
     def ensure_present(self, desired: dict[str, Any]) -> None:
@@ -651,10 +652,9 @@ class HttpApiManager:
             self._ensure_tags(desired["tags"], desired["purge_tags"])
 
     def _ensure_tags(self, tags: dict[str, str], purge: bool) -> None:
-        assert self.api is not None
+        arn = f"arn:{partition_for(self.region)}:apigateway:{self.region}::/apis/{self._api_id}"
         current = dict(self.api.get("Tags") or {})
         to_set, to_unset = compare_aws_tags(current, tags, purge_tags=purge)
-        arn = f"arn:{partition_for(self.region)}:apigateway:{self.region}::/apis/{self._api_id}"
         if to_unset:
             self._write("untag_resource", None, ResourceArn=arn, TagKeys=to_unset)
         if to_set:
