@@ -287,20 +287,20 @@ def normalize_cors(cors: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def cors_request(cors: dict[str, Any]) -> dict[str, Any]:
-    """The CorsConfiguration request structure for canonical CORS settings."""
-    request: dict[str, Any] = {}
-    for key, aws_key in (
-        ("allow_origins", "AllowOrigins"),
-        ("allow_methods", "AllowMethods"),
-        ("allow_headers", "AllowHeaders"),
-        ("expose_headers", "ExposeHeaders"),
-    ):
-        if cors[key]:
-            request[aws_key] = list(cors[key])
+    """The CorsConfiguration request structure for canonical CORS settings.
+
+    Every list and AllowCredentials is sent, empty or false included, so the
+    result is the same whether UpdateApi replaces or merges the configuration.
+    """
+    request: dict[str, Any] = {
+        "AllowOrigins": list(cors["allow_origins"]),
+        "AllowMethods": list(cors["allow_methods"]),
+        "AllowHeaders": list(cors["allow_headers"]),
+        "ExposeHeaders": list(cors["expose_headers"]),
+        "AllowCredentials": cors["allow_credentials"],
+    }
     if cors["max_age"] is not None:
         request["MaxAge"] = cors["max_age"]
-    if cors["allow_credentials"]:
-        request["AllowCredentials"] = True
     return request
 
 
@@ -465,7 +465,9 @@ def stage_changes(stage: dict[str, Any], spec: dict[str, Any]) -> tuple[dict[str
         else:
             differs |= current != spec[key]
     if differs:
-        merged = dict(stage.get("DefaultRouteSettings") or {})
+        # Only the HTTP API keys: DataTraceEnabled and LoggingLevel are WebSocket-only.
+        current = stage.get("DefaultRouteSettings") or {}
+        merged = {aws: current[aws] for _key, aws in _ROUTE_SETTING_KEYS if aws in current}
         merged.update({aws: spec[key] for key, aws in _ROUTE_SETTING_KEYS if key in spec})
         request["DefaultRouteSettings"] = merged
     delete_access_log = False

@@ -196,8 +196,21 @@ def test_cors_change_sends_the_whole_configuration():
     desired = m.build_desired(params(cors={"allow_origins": ["*"], "allow_methods": ["POST"]}))
     desired["cors"]["max_age"] = 600
     assert m.api_changes(current, desired) == {
-        "CorsConfiguration": {"AllowOrigins": ["*"], "AllowMethods": ["POST"], "MaxAge": 600}
+        "CorsConfiguration": {
+            "AllowOrigins": ["*"],
+            "AllowMethods": ["POST"],
+            "AllowHeaders": [],
+            "ExposeHeaders": [],
+            "AllowCredentials": False,
+            "MaxAge": 600,
+        }
     }
+
+
+def test_cors_header_removal_is_sent_as_an_empty_list():
+    current = api(CorsConfiguration={"AllowOrigins": ["*"], "AllowHeaders": ["content-type"]})
+    desired = m.build_desired(params(cors={"allow_origins": ["*"]}))
+    assert m.api_changes(current, desired)["CorsConfiguration"]["AllowHeaders"] == []
 
 
 def test_api_changes_only_for_managed_fields():
@@ -305,6 +318,17 @@ def test_throttling_change_sends_merged_default_route_settings():
         }
     }
     assert delete_log is False
+
+
+def test_websocket_only_route_settings_are_never_sent_back():
+    stage = current_stage()
+    stage["DefaultRouteSettings"].update({"DataTraceEnabled": False, "LoggingLevel": "OFF"})
+    request, _ = m.stage_changes(stage, stage_spec(throttling_burst_limit=10))
+    assert request["DefaultRouteSettings"] == {
+        "DetailedMetricsEnabled": False,
+        "ThrottlingBurstLimit": 10,
+        "ThrottlingRateLimit": 500.0,
+    }
 
 
 def test_throttling_set_on_a_stage_that_had_none():
