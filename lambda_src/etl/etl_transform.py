@@ -31,7 +31,7 @@ from typing import Any
 EVENT_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:clickstream:etl:event")
 MAX_EVENT_ID_LENGTH = 128
 EXCERPT_CHARS = 500
-BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+BIGINT_MAX = 2**63 - 1
 # Payload keys read, in order, for the client's own timestamp.
 PAYLOAD_TIMESTAMP_KEYS = ("timestamp", "eventTimestamp")
 # Epoch numbers above this are milliseconds (1e11 s is the year 5138).
@@ -244,8 +244,10 @@ def to_bigint(value: Any, name: str) -> tuple[int | None, bool]:
         raise EventRejected(f"{name} is not a finite number: {show(value)}")
     if number < 0:
         raise EventRejected(f"{name} must not be negative: {show(value)}")
+    if number > BIGINT_MAX:
+        raise EventRejected(f"{name} is out of the BIGINT range: {show(value)}")
     rounded = int(number.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    if not BIGINT_MIN <= rounded <= BIGINT_MAX:
+    if rounded > BIGINT_MAX:
         raise EventRejected(f"{name} is out of the BIGINT range: {show(value)}")
     return rounded, verbatim
 
@@ -443,12 +445,26 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def split_object(body: bytes) -> tuple[list[Any], dict[str, Any] | None, bool]:
-    """The events of one object and the batch-level ``_ingest``; ValueError if malformed.
+def object_kind(key: str) -> str:
+    """``batch`` / ``event`` from the ingest Lambda's file name, else ``unknown``."""
+    name = key.rsplit("/", 1)[-1]
+    if name.startswith("batch-"):
+        return "batch"
+    if name.startswith("event-"):
+        return "event"
+    return "unknown"
 
-    Accepted shapes: a single event object; the ingest Lambda's batch object
-    ``{"events": [...], "_ingest": {...}?}``; a top-level JSON array of events.
-    The third value says whether the text may hold a NUL character at all.
+
+def split_object(body: bytes, key: str = "") -> tuple[list[Any], dict[str, Any] | None, bool]:
+    """The events of one object, a batch-level ``_ingest``, and whether NUL may occur.
+
+    The ingest Lambda writes ``event-<uuid>.json`` (one event object) and
+    ``batch-<uuid>.json`` (``{"events": [...]}``, each element with its ``_ingest``);
+    the file name says which, since a client event may have a field called
+    ``events``.  Objects named otherwise are recognised by content: an object with
+    ``events`` and no ``eventName`` is a batch, a top-level array is a list of
+    events, any other object is one event.  A batch may carry a shared ``_ingest``.
+    Raises ValueError with the reason when the object is malformed.
     """
     if not body:
         raise ValueError("object is empty")
@@ -458,17 +474,24 @@ def split_object(body: bytes) -> tuple[list[Any], dict[str, Any] | None, bool]:
         raise ValueError(f"object is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         document = json.loads(text, parse_constant=_refuse_constant)
-        may_contain_nul = "\x00" in text or "\\u0000" in text
     except RecursionError:
         raise ValueError("object is not valid JSON: nested too deeply") from None
     except ValueError as exc:
         raise ValueError(f"object is not valid JSON: {exc}") from None
+    may_contain_nul = "\x00" in text or "\\u0000" in text
+    kind = object_kind(key)
+    if kind == "event":
+        if not isinstance(document, dict):
+            raise ValueError(f"event object must be a JSON object, got {json_type(document)}")
+        return [document], None, may_contain_nul
+    if kind == "batch" and not (isinstance(document, dict) and "events" in document):
+        raise ValueError('batch object must be a JSON object {"events": [...]}')
     if isinstance(document, list):
         if not document:
             raise ValueError("object is an empty JSON array: no events")
         return document, None, may_contain_nul
     if isinstance(document, dict):
-        if "events" in document and "eventName" not in document:
+        if kind == "batch" or ("events" in document and "eventName" not in document):
             events = document["events"]
             if not isinstance(events, list):
                 raise ValueError(f"batch object's events must be an array, got {json_type(events)}")
@@ -493,7 +516,7 @@ def parse_object(
         key=key, etag=etag, object_hour=object_hour, last_modified=last_modified, size=size
     )
     try:
-        events, shared_ingest, may_contain_nul = split_object(body)
+        events, shared_ingest, may_contain_nul = split_object(body, key)
     except ValueError as exc:
         return reject_object(parsed, str(exc), body)
     for index, event in enumerate(events):

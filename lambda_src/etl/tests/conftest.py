@@ -8,7 +8,6 @@ database per test, migrated by roles/dw/files/migrations, and moto's in-process 
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import sys
 from collections.abc import Iterator
@@ -18,33 +17,20 @@ from typing import Any
 
 import pytest
 
-ETL_DIR = Path(__file__).resolve().parents[1]
-REPO = ETL_DIR.parents[1]
-MIGRATIONS = REPO / "roles" / "dw" / "files" / "migrations"
-ETL_PASSWORD = "etl-writer-test-password"
-READER_PASSWORD = "dw-reader-test-password"
+TESTS_DIR = Path(__file__).resolve().parent
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
 
-for path in (ETL_DIR, Path(__file__).resolve().parent):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
-
-from etl_test_helpers import BUCKET, Database  # noqa: E402
-
-
-def load_module(name: str, path: Path) -> ModuleType:
-    """Import a file under a unique name (the ingest Lambda has a handler.py too)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-pg_fixture = load_module("clickstream_pg_fixture", REPO / "tests" / "fixtures" / "postgres.py")
+from etl_test_helpers import (  # noqa: E402
+    BUCKET,
+    ETL_DIR,
+    ETL_PASSWORD,
+    MIGRATIONS,
+    READER_PASSWORD,
+    Database,
+    load_module,
+    pg_fixture,
+)
 
 
 @pytest.fixture(scope="session")
@@ -64,22 +50,39 @@ def pg_server() -> Iterator[Any]:
 _db_numbers = itertools.count(1)
 
 
-@pytest.fixture
-def dw(pg_server: Any) -> Iterator[Database]:
-    """A fresh clickstream DW database, migrated; etl_writer/dw_reader can log in."""
+def _migrated_database(server: Any) -> Database:
     name = f"clickstream_dw_{next(_db_numbers)}"
-    pg_server.create_database(name)
-    pg_fixture.apply_migrations(pg_server, name, MIGRATIONS)
-    pg_server.psql(
+    server.create_database(name)
+    pg_fixture.apply_migrations(server, name, MIGRATIONS)
+    server.psql(
         "postgres",
         "-c",
         f"ALTER ROLE etl_writer LOGIN PASSWORD '{ETL_PASSWORD}'",
         "-c",
         f"ALTER ROLE dw_reader LOGIN PASSWORD '{READER_PASSWORD}'",
     )
-    yield Database(pg_server, name)
-    if pg_server.is_running():
-        pg_server.drop_database(name)
+    return Database(server, name)
+
+
+def _drop(database: Database) -> None:
+    if database.server.is_running():
+        database.server.drop_database(database.name)
+
+
+@pytest.fixture
+def dw(pg_server: Any) -> Iterator[Database]:
+    """A fresh clickstream DW database, migrated; etl_writer/dw_reader can log in."""
+    database = _migrated_database(pg_server)
+    yield database
+    _drop(database)
+
+
+@pytest.fixture(scope="module")
+def dw_readonly(pg_server: Any) -> Iterator[Database]:
+    """One migrated database shared by a module's tests that must not change it."""
+    database = _migrated_database(pg_server)
+    yield database
+    _drop(database)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 BUCKET = "clickstream-raw-test"
+ETL_DIR = Path(__file__).resolve().parents[1]
+REPO = ETL_DIR.parents[1]
+MIGRATIONS = REPO / "roles" / "dw" / "files" / "migrations"
+ETL_PASSWORD = "etl-writer-test-password"
+READER_PASSWORD = "dw-reader-test-password"
+
+# the ETL modules import each other by name, as in the Lambda's package root
+if str(ETL_DIR) not in sys.path:
+    sys.path.insert(0, str(ETL_DIR))
+
+
+def load_module(name: str, path: Path) -> ModuleType:
+    """Import a file under a unique name (the ingest Lambda has a handler.py too)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+pg_fixture = load_module("clickstream_pg_fixture", REPO / "tests" / "fixtures" / "postgres.py")
 
 
 class Database:
