@@ -304,6 +304,15 @@ def cors_request(cors: dict[str, Any]) -> dict[str, Any]:
     return request
 
 
+def _differing(
+    view: dict[str, Any], wanted: dict[str, Any], fields: tuple[tuple[str, str], ...]
+) -> dict[str, Any]:
+    """Request entries for the managed fields whose wanted value differs from the view."""
+    return {
+        aws: wanted[key] for key, aws in fields if key in wanted and view.get(key) != wanted[key]
+    }
+
+
 def api_view(api: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": api.get("Name"),
@@ -320,16 +329,15 @@ def api_changes(api: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
     CORS removal is not an update_api argument: see cors_removal_needed.
     """
     view = api_view(api)
-    request: dict[str, Any] = {}
-    if view["name"] != desired["name"]:
-        request["Name"] = desired["name"]
-    if "description" in desired and view["description"] != desired["description"]:
-        request["Description"] = desired["description"]
-    if (
-        "disable_execute_api_endpoint" in desired
-        and view["disable_execute_api_endpoint"] != desired["disable_execute_api_endpoint"]
-    ):
-        request["DisableExecuteApiEndpoint"] = desired["disable_execute_api_endpoint"]
+    request = _differing(
+        view,
+        desired,
+        (
+            ("name", "Name"),
+            ("description", "Description"),
+            ("disable_execute_api_endpoint", "DisableExecuteApiEndpoint"),
+        ),
+    )
     if desired.get("cors") is not None and view["cors"] != desired["cors"]:
         request["CorsConfiguration"] = cors_request(desired["cors"])
     return request
@@ -373,17 +381,16 @@ def integration_create_request(spec: dict[str, Any]) -> dict[str, Any]:
 
 def integration_changes(integration: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     """Arguments for update_integration (without ids); empty when nothing differs."""
-    view = integration_view(integration)
-    request: dict[str, Any] = {}
-    if view["payload_format_version"] != spec["payload_format_version"]:
-        request["PayloadFormatVersion"] = spec["payload_format_version"]
-    if view["timeout_ms"] != spec["timeout_ms"]:
-        request["TimeoutInMillis"] = spec["timeout_ms"]
-    if "description" in spec and view["description"] != spec["description"]:
-        request["Description"] = spec["description"]
-    if "method" in spec and view.get("method") != spec["method"]:
-        request["IntegrationMethod"] = spec["method"]
-    return request
+    return _differing(
+        integration_view(integration),
+        spec,
+        (
+            ("payload_format_version", "PayloadFormatVersion"),
+            ("timeout_ms", "TimeoutInMillis"),
+            ("description", "Description"),
+            ("method", "IntegrationMethod"),
+        ),
+    )
 
 
 def target_integration_id(route: dict[str, Any]) -> str | None:
@@ -450,11 +457,9 @@ def stage_changes(stage: dict[str, Any], spec: dict[str, Any]) -> tuple[dict[str
     its managed keys differs the request carries the merged settings.
     """
     view = stage_view(stage)
-    request: dict[str, Any] = {}
-    if view["auto_deploy"] != spec["auto_deploy"]:
-        request["AutoDeploy"] = spec["auto_deploy"]
-    if "description" in spec and view["description"] != spec["description"]:
-        request["Description"] = spec["description"]
+    request = _differing(
+        view, spec, (("auto_deploy", "AutoDeploy"), ("description", "Description"))
+    )
     differs = False
     for key, _aws in _ROUTE_SETTING_KEYS:
         if key not in spec:

@@ -64,15 +64,25 @@ def apigw(endpoint):
     )
 
 
+def task(module_args: dict, **keywords) -> dict:
+    """A task of this module; expected failures are asserted on, so they do not stop the play."""
+    return {
+        "name": "HTTP API",
+        "clickstream.aws.apigatewayv2_http_api": module_args,
+        "ignore_errors": True,
+        **keywords,
+    }
+
+
 class Runner:
-    """Writes a one-play playbook, runs it, returns each task's result."""
+    """Writes a one-play playbook of the given tasks, runs it, returns each task's result."""
 
     def __init__(self, endpoint: str, workdir: Path) -> None:
         self.endpoint = endpoint
         self.workdir = workdir
         self.count = 0
 
-    def __call__(self, module_args: dict, *flags: str, extra_tasks=()) -> list[dict]:
+    def __call__(self, *tasks: dict, flags: tuple[str, ...] = ()) -> list[dict]:
         self.count += 1
         play = {
             "name": "apigatewayv2_http_api test",
@@ -88,14 +98,7 @@ class Runner:
                     "secret_key": "testing",
                 }
             },
-            "tasks": [
-                {
-                    "name": "HTTP API",
-                    "clickstream.aws.apigatewayv2_http_api": module_args,
-                    "ignore_errors": True,
-                },
-                *extra_tasks,
-            ],
+            "tasks": list(tasks),
         }
         playbook = self.workdir / f"play{self.count}.yml"
         playbook.write_text(json.dumps([play], indent=2))  # JSON is YAML
@@ -117,10 +120,7 @@ class Runner:
         )
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
         report = json.loads(proc.stdout)
-        return [task["hosts"]["localhost"] for task in report["plays"][0]["tasks"]]
-
-    def one(self, module_args: dict, *flags: str) -> dict:
-        return self(module_args, *flags)[0]
+        return [t["hosts"]["localhost"] for t in report["plays"][0]["tasks"]]
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +178,7 @@ def read_back(apigw, name: str) -> dict:
 def test_lifecycle(run, apigw):
     # -- create everything; the same module_defaults group serves amazon.aws too ----
     caller = {"name": "Caller identity", "amazon.aws.aws_caller_info": {}}
-    created, identity = run(api_args(), "--diff", extra_tasks=[caller])
+    created, identity = run(task(api_args(), diff=True), caller)
     assert created.get("failed") is not True, created.get("msg")
     assert created["changed"] is True
     assert created["operations"] == [
@@ -236,17 +236,18 @@ def test_lifecycle(run, apigw):
     assert after["routes"]["POST /clickstream"]["integration"]["uri"] == ALIAS_LIVE
     assert after["stages"]["$default"]["throttling_burst_limit"] == 1000
 
-    # -- the same run again changes nothing, also in check mode ----------------------
-    again = run.one(api_args())
+    # -- the same run again changes nothing, also in check mode; check mode reports a --
+    # -- change without writing it ------------------------------------------------------
+    again, checked, preview = run(
+        task(api_args()),
+        task(api_args(), check_mode=True, diff=True),
+        task(api_args(description="Ingest v2"), check_mode=True, diff=True),
+    )
     assert again["changed"] is False
     assert again["operations"] == []
     assert again["api"]["api_id"] == api["ApiId"]
-    checked = run.one(api_args(), "--check", "--diff")
     assert checked["changed"] is False
     assert checked["diff"]["before"] == checked["diff"]["after"]
-
-    # -- check mode reports a change and writes nothing ------------------------------
-    preview = run.one(api_args(description="Ingest v2"), "--check", "--diff")
     assert preview["changed"] is True
     assert preview["operations"] == ["update_api"]
     assert preview["diff"]["before"]["description"] == "Clickstream ingest endpoint"
@@ -262,7 +263,7 @@ def test_lifecycle(run, apigw):
     )
     changed_args["cors"]["max_age"] = 600
     changed_args["routes"][0]["integration"]["timeout_ms"] = 10000
-    changed = run.one(changed_args, "--diff")
+    changed, changed_again = run(task(changed_args, diff=True), task(changed_args))
     assert changed["changed"] is True
     assert changed["operations"] == [
         "update_api",
@@ -274,21 +275,20 @@ def test_lifecycle(run, apigw):
     assert (before["cors"]["max_age"], after["cors"]["max_age"]) == (300, 600)
     assert before["tags"] == {"project": "clickstream", "component": "ingest"}
     assert after["tags"] == {"project": "clickstream", "owner": "platform"}
-    timeout = ("POST /clickstream", "integration", "timeout_ms")
-    assert before["routes"][timeout[0]][timeout[1]][timeout[2]] == 30000
-    assert after["routes"][timeout[0]][timeout[1]][timeout[2]] == 10000
+    assert before["routes"]["POST /clickstream"]["integration"]["timeout_ms"] == 30000
+    assert after["routes"]["POST /clickstream"]["integration"]["timeout_ms"] == 10000
     assert before["stages"] == after["stages"]
     state = read_back(apigw, "clickstream-ingest")
     assert state["api"]["Description"] == "Ingest v2"
     assert state["api"]["CorsConfiguration"]["MaxAge"] == 600
     assert state["api"]["Tags"] == {"project": "clickstream", "owner": "platform"}
     assert state["integrations"][0]["TimeoutInMillis"] == 10000
-    assert run.one(changed_args)["changed"] is False
+    assert changed_again["changed"] is False
 
     # -- pointing the route at another alias: new integration, old one removed ----------
     moved_args = json.loads(json.dumps(changed_args))
     moved_args["routes"][0]["integration"]["uri"] = ALIAS_NEXT
-    moved = run.one(moved_args)
+    (moved,) = run(task(moved_args))
     assert moved["operations"] == ["create_integration", "update_route", "delete_integration"]
     state = read_back(apigw, "clickstream-ingest")
     (integration,) = state["integrations"]
@@ -299,7 +299,7 @@ def test_lifecycle(run, apigw):
     # -- a stage change: moto has no UpdateStage, so only its check-mode plan runs here --
     stage_args = json.loads(json.dumps(moved_args))
     stage_args["stages"][0]["throttling_rate_limit"] = 250
-    planned = run.one(stage_args, "--check", "--diff")
+    (planned,) = run(task(stage_args), flags=("--check", "--diff"))
     assert planned["changed"] is True
     assert planned["operations"] == ["update_stage"]
     assert planned["diff"]["before"]["stages"]["$default"]["throttling_rate_limit"] == 500.0
@@ -308,40 +308,30 @@ def test_lifecycle(run, apigw):
     assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == 500.0
 
     # -- delete, then deleting again is a no-op --------------------------------------
-    deleted = run.one({"name": "clickstream-ingest", "state": "absent"}, "--diff")
+    absent = {"name": "clickstream-ingest", "state": "absent"}
+    deleted, deleted_again = run(task(absent, diff=True), task(absent))
     assert deleted["changed"] is True
     assert deleted["operations"] == ["delete_api"]
     assert deleted["diff"]["after"] == {}
     assert apis_named(apigw, "clickstream-ingest") == []
-    assert run.one({"name": "clickstream-ingest", "state": "absent"})["changed"] is False
-
-
-def test_check_mode_on_a_new_api_creates_nothing(run, apigw):
-    result = run.one(api_args(name="clickstream-preview"), "--check")
-    assert result["changed"] is True
-    assert result["operations"] == [
-        "create_api",
-        "create_integration",
-        "create_route",
-        "create_stage",
-    ]
-    assert result["api"]["api_id"] is None  # not known before the API exists
-    assert result["routes"][0]["route_key"] == "POST /clickstream"
-    assert apis_named(apigw, "clickstream-preview") == []
+    assert deleted_again["changed"] is False
+    assert deleted_again["operations"] == []
 
 
 def test_two_apis_with_the_same_name_fail_clearly(run, apigw):
     ids = sorted(
         apigw.create_api(Name="clickstream-twice", ProtocolType="HTTP")["ApiId"] for _ in range(2)
     )
-    result = run.one(api_args(name="clickstream-twice"))
+    result, picked = run(
+        task(api_args(name="clickstream-twice")),
+        # api_id picks one; the other is left alone
+        task(api_args(name="clickstream-twice", api_id=ids[0])),
+    )
     assert result["failed"] is True
     assert result["msg"] == (
         f"2 HTTP APIs are named 'clickstream-twice' ({ids[0]}, {ids[1]}); "
         "set api_id to pick one or delete the extra APIs"
     )
-    # api_id picks one; the other is left alone
-    picked = run.one(api_args(name="clickstream-twice", api_id=ids[0]))
     assert picked["changed"] is True
     assert picked["api"]["api_id"] == ids[0]
     assert apigw.get_routes(ApiId=ids[1])["Items"] == []
@@ -349,11 +339,21 @@ def test_two_apis_with_the_same_name_fail_clearly(run, apigw):
         apigw.delete_api(ApiId=api_id)
 
 
-def test_bad_input_fails_before_any_call(run, apigw):
-    args = api_args(name="clickstream-bad")
-    args["routes"][0]["route_key"] = "POST clickstream"
-    result = run.one(args)
-    assert result["failed"] is True
-    assert "'POST clickstream' is not a route key" in result["msg"]
-    assert result["operations"] == []
+def test_check_mode_on_a_new_api_and_bad_input_create_nothing(run, apigw):
+    bad = api_args(name="clickstream-bad")
+    bad["routes"][0]["route_key"] = "POST clickstream"
+    preview, refused = run(task(api_args(name="clickstream-preview"), check_mode=True), task(bad))
+    assert preview["changed"] is True
+    assert preview["operations"] == [
+        "create_api",
+        "create_integration",
+        "create_route",
+        "create_stage",
+    ]
+    assert preview["api"]["api_id"] is None  # not known before the API exists
+    assert preview["routes"][0]["route_key"] == "POST /clickstream"
+    assert refused["failed"] is True
+    assert "'POST clickstream' is not a route key" in refused["msg"]
+    assert refused["operations"] == []
+    assert apis_named(apigw, "clickstream-preview") == []
     assert apis_named(apigw, "clickstream-bad") == []

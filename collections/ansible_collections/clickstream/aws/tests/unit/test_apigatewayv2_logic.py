@@ -9,9 +9,12 @@ import json
 
 import pytest
 from ansible_collections.clickstream.aws.plugins.module_utils import apigatewayv2 as m
-
-LAMBDA_ALIAS = "arn:aws:lambda:eu-west-1:123456789012:function:clickstream-ingest:live"
-LOG_GROUP = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/apigateway/clickstream"
+from ansible_collections.clickstream.aws.tests.unit.samples import (
+    LAMBDA_ALIAS,
+    LOG_GROUP,
+    integration_record,
+    stage_record,
+)
 
 
 def params(**overrides):
@@ -232,15 +235,7 @@ def test_cors_removal_only_when_present():
 
 
 def integration(**fields):
-    return {
-        "IntegrationId": "int1",
-        "IntegrationType": "AWS_PROXY",
-        "IntegrationUri": LAMBDA_ALIAS,
-        "IntegrationMethod": "POST",
-        "PayloadFormatVersion": "2.0",
-        "TimeoutInMillis": 30000,
-        **fields,
-    }
+    return integration_record(**fields)
 
 
 def test_integration_unchanged_when_settings_match():
@@ -275,20 +270,9 @@ def test_integration_create_request():
 
 
 def current_stage(**fields):
-    return {
-        "StageName": "$default",
-        "AutoDeploy": True,
-        "DefaultRouteSettings": {
-            "DetailedMetricsEnabled": False,
-            "ThrottlingBurstLimit": 1000,
-            "ThrottlingRateLimit": 500.0,
-        },
-        "AccessLogSettings": {
-            "DestinationArn": LOG_GROUP,
-            "Format": '{"requestId": "$context.requestId", "status": "$context.status"}',
-        },
-        **fields,
-    }
+    return stage_record(
+        '{"requestId": "$context.requestId", "status": "$context.status"}', **fields
+    )
 
 
 def stage_spec(**settings):

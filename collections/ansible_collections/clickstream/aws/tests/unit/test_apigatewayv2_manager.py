@@ -14,11 +14,15 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import (
     RetryingBotoClientWrapper,
 )
 from ansible_collections.clickstream.aws.plugins.module_utils import apigatewayv2 as m
+from ansible_collections.clickstream.aws.tests.unit.samples import (
+    LAMBDA_ALIAS,
+    LOG_GROUP,
+    integration_record,
+    stage_record,
+)
 from botocore.stub import Stubber
 
 API_ID = "a1b2c3d4"
-LAMBDA_ALIAS = "arn:aws:lambda:eu-west-1:123456789012:function:clickstream-ingest:live"
-LOG_GROUP = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/apigateway/clickstream"
 
 
 @pytest.fixture
@@ -41,15 +45,7 @@ def manager(client, check_mode=False):
 
 def existing(stubber, *, stage, integrations=None, routes=None):
     """Queue the reads of an API that has one Lambda route and the given stage."""
-    integrations = integrations or [
-        {
-            "IntegrationId": "int1",
-            "IntegrationType": "AWS_PROXY",
-            "IntegrationUri": LAMBDA_ALIAS,
-            "PayloadFormatVersion": "2.0",
-            "TimeoutInMillis": 30000,
-        }
-    ]
+    integrations = integrations or [integration_record()]
     routes = routes or [
         {"RouteId": "rt1", "RouteKey": "POST /clickstream", "Target": "integrations/int1"}
     ]
@@ -68,17 +64,7 @@ def existing(stubber, *, stage, integrations=None, routes=None):
 
 
 def default_stage(**fields):
-    return {
-        "StageName": "$default",
-        "AutoDeploy": True,
-        "DefaultRouteSettings": {
-            "DetailedMetricsEnabled": False,
-            "ThrottlingBurstLimit": 1000,
-            "ThrottlingRateLimit": 500.0,
-        },
-        "AccessLogSettings": {"DestinationArn": LOG_GROUP, "Format": m.DEFAULT_ACCESS_LOG_FORMAT},
-        **fields,
-    }
+    return stage_record(m.DEFAULT_ACCESS_LOG_FORMAT, **fields)
 
 
 def desired(**stage_settings):
@@ -196,26 +182,12 @@ def test_manual_stage_is_redeployed_when_the_route_moves_to_a_new_integration(st
     existing(
         stubber,
         stage=manual,
-        integrations=[
-            {
-                "IntegrationId": "old1",
-                "IntegrationType": "AWS_PROXY",
-                "IntegrationUri": old_alias,
-                "PayloadFormatVersion": "2.0",
-                "TimeoutInMillis": 30000,
-            }
-        ],
+        integrations=[integration_record(IntegrationId="old1", IntegrationUri=old_alias)],
         routes=[{"RouteId": "rt1", "RouteKey": "POST /clickstream", "Target": "integrations/old1"}],
     )
     stubber.add_response(
         "create_integration",
-        {
-            "IntegrationId": "new1",
-            "IntegrationType": "AWS_PROXY",
-            "IntegrationUri": LAMBDA_ALIAS,
-            "PayloadFormatVersion": "2.0",
-            "TimeoutInMillis": 30000,
-        },
+        integration_record(IntegrationId="new1"),
         {
             "ApiId": API_ID,
             "IntegrationType": "AWS_PROXY",
