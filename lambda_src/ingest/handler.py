@@ -85,6 +85,11 @@ RESPONSE_HEADERS = {
 }
 
 _LOG_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+_SUCCESS_BODY = '{"success":true}'
+
+# Built once: json.dumps/json.loads with non-default options build a new coder per call.
+_OBJECT_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_LOG_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
 
 # Created on first use (see _s3); tests and the benchmark may replace it.
 _s3_client: Any = None
@@ -189,7 +194,7 @@ def _log(settings_level: int, level: str, message: str, **fields: Any) -> None:
         "message": message,
         **fields,
     }
-    sys.stdout.write(json.dumps(record, default=str, separators=(",", ":")) + "\n")
+    sys.stdout.write(_LOG_ENCODER.encode(record) + "\n")
 
 
 def _metrics(**values: int) -> dict[str, Any]:
@@ -296,9 +301,12 @@ def _reject_constant(name: str) -> Any:
     raise RequestRejected(400, f"Request body is not valid JSON: {name} is not a JSON value")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def parse_json(text: str) -> Any:
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return _DECODER.decode(text)
     except RecursionError:
         raise RequestRejected(400, "Request body is not valid JSON: nested too deeply") from None
     except json.JSONDecodeError as exc:
@@ -402,15 +410,16 @@ def iso_utc(moment: datetime) -> str:
 
 
 def object_key(received_at: datetime, is_batch: bool) -> str:
-    kind = "batch" if is_batch else "event"
-    return f"{KEY_PREFIX}/{received_at:%Y/%m/%d/%H}/{kind}-{uuid.uuid4()}.json"
+    t = received_at  # formatted by hand: strftime costs more than the rest of the key
+    hour = f"{t.year:04d}/{t.month:02d}/{t.day:02d}/{t.hour:02d}"
+    return f"{KEY_PREFIX}/{hour}/{'batch' if is_batch else 'event'}-{uuid.uuid4()}.json"
 
 
 def object_body(events: list[dict[str, Any]], metadata: dict[str, Any], is_batch: bool) -> bytes:
     enriched = [{**item, "_ingest": metadata} for item in events]
     document = {"events": enriched} if is_batch else enriched[0]
     try:
-        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return _OBJECT_ENCODER.encode(document).encode("utf-8")
     except UnicodeEncodeError:
         raise RequestRejected(
             400, "Request body is not valid JSON text: it contains an unpaired UTF-16 surrogate"
@@ -445,11 +454,11 @@ def _describe_failure(exc: Exception, key: str | None) -> tuple[str, dict[str, A
     return ("write to S3 failed" if key else "unexpected error"), details
 
 
-def _response(status: int, payload: dict[str, Any]) -> dict[str, Any]:
+def _response(status: int, payload: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "statusCode": status,
         "headers": dict(RESPONSE_HEADERS),
-        "body": json.dumps(payload, separators=(",", ":")),
+        "body": _SUCCESS_BODY if payload is None else json.dumps(payload, separators=(",", ":")),
     }
 
 
@@ -509,7 +518,4 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         durationMs=round((time.perf_counter() - started) * 1000, 3),
         **_metrics(EventsStored=len(events)),
     )
-    payload: dict[str, Any] = {"success": True}
-    if is_batch:
-        payload["count"] = len(events)
-    return _response(200, payload)
+    return _response(200, {"success": True, "count": len(events)} if is_batch else None)

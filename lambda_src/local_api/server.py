@@ -128,13 +128,19 @@ def is_text(content_type: str | None) -> bool:
 
 
 def route_key_for(method: str, path: str, settings: ApiSettings) -> str | None:
-    """The matching route's key, ``$default`` for the catch-all, or None (404)."""
-    key = f"{method} {path}"
-    if key in settings.routes:
-        return key
-    any_method = f"ANY {path}"
-    if any_method in settings.routes:
-        return any_method
+    """The matching route's key, ``$default`` for the catch-all, or None (404).
+
+    A stage other than ``$default`` is the first path segment (``/dev/clickstream``)
+    and is not part of the route; the event's ``rawPath`` keeps it.
+    """
+    if settings.stage != "$default":
+        prefix = f"/{settings.stage}"
+        if path != prefix and not path.startswith(prefix + "/"):
+            return None
+        path = path[len(prefix) :] or "/"
+    for key in (f"{method} {path}", f"ANY {path}"):
+        if key in settings.routes:
+            return key
     return "$default" if settings.catch_all else None
 
 
