@@ -298,3 +298,19 @@ def test_api_id_of_a_websocket_api_is_refused(stubbed):
     )
     with pytest.raises(m.HttpApiError, match="is a WEBSOCKET API, not HTTP"):
         manager(client).load(api_id="ws1")
+
+
+def test_absent_with_an_unknown_api_id_changes_nothing(stubbed):
+    client, stubber = stubbed
+    stubber.add_client_error(
+        "get_api",
+        service_error_code="NotFoundException",
+        service_message="Invalid API identifier specified",
+        http_status_code=404,
+        expected_params={"ApiId": "gone1"},
+    )
+    mgr = manager(client)
+    mgr.load(api_id="gone1")
+    mgr.ensure_absent()
+    assert (mgr.changed, mgr.operations) == (False, [])
+    assert mgr.result() == {"api": {}, "integrations": [], "routes": [], "stages": []}
