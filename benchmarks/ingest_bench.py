@@ -35,27 +35,9 @@ from types import SimpleNamespace
 from typing import Any
 
 HANDLER_DIR = Path(__file__).resolve().parents[1] / "lambda_src" / "ingest"
+SAMPLE_EVENT = HANDLER_DIR / "tests" / "events" / "http_api_post_clickstream.json"
 
-PAYLOAD = {
-    "eventId": "0b6a1f9e-3c1d-4f5e-9a7b-2c8d4e6f8a0b",
-    "eventName": "product_view",
-    "userId": "u-123",
-    "clientId": "c-42",
-    "sessionId": "s-abc",
-    "isFirstVisit": False,
-    "userLoginState": "logged_in",
-    "pageUrl": "https://shop.example/p/sku-1",
-    "referrer": "https://shop.example/c/laptops",
-    "product": {
-        "id": "sku-1",
-        "name": "Laptop Ultra 14",
-        "category": "laptops",
-        "brand": {"name": "Acme"},
-        "price": 25990000,
-        "discountPrice": 23990000,
-        "urlPath": "/p/sku-1",
-    },
-}
+PAYLOAD = json.loads((HANDLER_DIR / "tests" / "events" / "product_view.json").read_text())
 
 
 class FakeS3:
@@ -70,33 +52,10 @@ class FakeS3:
 
 
 def http_api_event(body: str) -> dict[str, Any]:
-    return {
-        "version": "2.0",
-        "routeKey": "POST /clickstream",
-        "rawPath": "/clickstream",
-        "rawQueryString": "",
-        "headers": {
-            "content-type": "application/json",
-            "user-agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
-            "x-amzn-trace-id": "Root=1-67a1b2c3-0123456789abcdef01234567",
-        },
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "a1b2c3d4e5",
-            "http": {
-                "method": "POST",
-                "path": "/clickstream",
-                "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.7",
-                "userAgent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
-            },
-            "requestId": "JKJaXmPLvHcESHA=",
-            "routeKey": "POST /clickstream",
-            "stage": "$default",
-        },
-        "body": body,
-        "isBase64Encoded": False,
-    }
+    """The unit tests' sample HTTP API payload 2.0 event, with ``body``."""
+    event = json.loads(SAMPLE_EVENT.read_text())
+    event["body"] = body
+    return event
 
 
 def load_handler() -> Any:

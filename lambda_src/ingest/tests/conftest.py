@@ -16,62 +16,14 @@ import pytest
 from moto import mock_aws
 
 HANDLER_PATH = Path(__file__).resolve().parents[1] / "handler.py"
+EVENTS_DIR = Path(__file__).resolve().parent / "events"
 BUCKET = "clickstream-raw-test"
 
-# An HTTP API payload 2.0 event as API Gateway sends it for POST /clickstream.
-BASE_EVENT: dict[str, Any] = {
-    "version": "2.0",
-    "routeKey": "POST /clickstream",
-    "rawPath": "/clickstream",
-    "rawQueryString": "",
-    "headers": {
-        "accept": "*/*",
-        "content-type": "application/json",
-        "host": "a1b2c3d4e5.execute-api.ap-southeast-1.amazonaws.com",
-        "user-agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
-        "x-amzn-trace-id": "Root=1-67a1b2c3-0123456789abcdef01234567",
-        "x-forwarded-for": "203.0.113.7",
-        "x-forwarded-port": "443",
-        "x-forwarded-proto": "https",
-    },
-    "requestContext": {
-        "accountId": "123456789012",
-        "apiId": "a1b2c3d4e5",
-        "domainName": "a1b2c3d4e5.execute-api.ap-southeast-1.amazonaws.com",
-        "domainPrefix": "a1b2c3d4e5",
-        "http": {
-            "method": "POST",
-            "path": "/clickstream",
-            "protocol": "HTTP/1.1",
-            "sourceIp": "203.0.113.7",
-            "userAgent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
-        },
-        "requestId": "JKJaXmPLvHcESHA=",
-        "routeKey": "POST /clickstream",
-        "stage": "$default",
-        "time": "24/Nov/2025:05:50:00 +0000",
-        "timeEpoch": 1763963400000,
-    },
-    "isBase64Encoded": False,
-}
+# An HTTP API payload 2.0 event as API Gateway sends it for POST /clickstream (no body).
+BASE_EVENT: dict[str, Any] = json.loads((EVENTS_DIR / "http_api_post_clickstream.json").read_text())
 
-VIEW_PRODUCT = {
-    "eventId": "0b6a1f9e-3c1d-4f5e-9a7b-2c8d4e6f8a0b",
-    "eventName": "product_view",
-    "userId": "u-123",
-    "clientId": "c-42",
-    "sessionId": "s-abc",
-    "isFirstVisit": False,
-    "pageUrl": "https://shop.example/p/sku-1",
-    "product": {
-        "id": "sku-1",
-        "name": "Laptop Ultra 14",
-        "category": "laptops",
-        "brand": {"name": "Acme"},
-        "price": 25990000,
-        "discountPrice": 23990000,
-    },
-}
+# A frontend event as seeds/002 describes it (the benchmark uses it too).
+VIEW_PRODUCT = json.loads((EVENTS_DIR / "product_view.json").read_text())
 
 
 def load_handler_module() -> Any:
@@ -171,25 +123,34 @@ def make_event() -> Any:
 
 
 @pytest.fixture
-def bucket_keys(s3: Any) -> Any:
-    """``bucket_keys()`` -> every key in the raw bucket."""
+def invoke(ingest: Any, s3: Any, context: SimpleNamespace) -> Any:
+    """``invoke(<build_event arguments>)`` or ``invoke(event=...)`` -> the handler's response."""
 
-    def keys() -> list[str]:
-        response = s3.list_objects_v2(Bucket=BUCKET)
+    def call(*args: Any, event: Any = _UNSET, **kwargs: Any) -> dict[str, Any]:
+        return ingest.handler(build_event(*args, **kwargs) if event is _UNSET else event, context)
+
+    return call
+
+
+class RawBucket:
+    """The raw bucket as the tests look at it."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def keys(self) -> list[str]:
+        response = self.client.list_objects_v2(Bucket=BUCKET)
         return [item["Key"] for item in response.get("Contents", [])]
 
-    return keys
+    def read(self, key: str) -> tuple[Any, str]:
+        """(parsed JSON document, S3 ContentType) of one object."""
+        obj = self.client.get_object(Bucket=BUCKET, Key=key)
+        return json.loads(obj["Body"].read()), obj["ContentType"]
 
 
 @pytest.fixture
-def read_object(s3: Any) -> Any:
-    """``read_object(key)`` -> (parsed JSON document, S3 ContentType)."""
-
-    def read(key: str) -> tuple[Any, str]:
-        obj = s3.get_object(Bucket=BUCKET, Key=key)
-        return json.loads(obj["Body"].read()), obj["ContentType"]
-
-    return read
+def bucket(s3: Any) -> RawBucket:
+    return RawBucket(s3)
 
 
 @pytest.fixture

@@ -291,27 +291,24 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], dict[str, str], int, str]] = [
     [pytest.param(*case[1:], id=case[0]) for case in BAD_REQUESTS],
 )
 def test_bad_request_is_rejected_and_nothing_is_written(
-    ingest: Any,
-    s3: Any,
-    make_event: Any,
-    bucket_keys: Any,
-    context: Any,
     monkeypatch: pytest.MonkeyPatch,
     event_kwargs: dict[str, Any],
     env: dict[str, str],
     status: int,
     message: str,
+    invoke: Any,
+    bucket: Any,
 ) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
 
-    response = ingest.handler(make_event(**event_kwargs), context)
+    response = invoke(**event_kwargs)
 
     assert response["statusCode"] == status
     assert json.loads(response["body"]) == {"success": False, "message": message}
     assert response["headers"]["Access-Control-Allow-Origin"] == CORS_ORIGIN
     assert response["headers"]["Content-Type"] == "application/json"
-    assert bucket_keys() == []
+    assert bucket.keys() == []
 
 
 def test_the_bad_request_table_is_large_and_distinct() -> None:
@@ -322,13 +319,13 @@ def test_the_bad_request_table_is_large_and_distinct() -> None:
 
 @pytest.mark.parametrize("event", ["a string", ["a", "list"], None, 42])
 def test_an_event_that_is_not_an_http_api_request_is_rejected(
-    ingest: Any, s3: Any, bucket_keys: Any, context: Any, event: Any
+    event: Any, invoke: Any, bucket: Any
 ) -> None:
-    response = ingest.handler(event, context)
+    response = invoke(event=event)
 
     assert response["statusCode"] == 400
     assert json.loads(response["body"]) == {
         "success": False,
         "message": "Unsupported event: expected an API Gateway HTTP API (payload 2.0) request",
     }
-    assert bucket_keys() == []
+    assert bucket.keys() == []

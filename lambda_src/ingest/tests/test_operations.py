@@ -16,20 +16,16 @@ def log_lines(captured: str) -> list[dict[str, Any]]:
 
 
 def test_missing_bucket_name_fails_the_invocation(
-    ingest: Any,
-    make_event: Any,
-    bucket_keys: Any,
-    context: Any,
-    monkeypatch: pytest.MonkeyPatch,
+    ingest: Any, monkeypatch: pytest.MonkeyPatch, invoke: Any, bucket: Any
 ) -> None:
     monkeypatch.delenv("RAW_BUCKET_NAME")
 
     with pytest.raises(ingest.ConfigurationError, match="RAW_BUCKET_NAME is not set"):
-        ingest.handler(make_event({"eventName": "page_view"}), context)
+        invoke({"eventName": "page_view"})
     # Before any validation, as the seed says: a bad request fails the same way.
     with pytest.raises(ingest.ConfigurationError, match="RAW_BUCKET_NAME is not set"):
-        ingest.handler(make_event(raw="not json"), context)
-    assert bucket_keys() == []
+        invoke(raw="not json")
+    assert bucket.keys() == []
 
 
 @pytest.mark.parametrize(
@@ -45,32 +41,26 @@ def test_missing_bucket_name_fails_the_invocation(
 )
 def test_bad_configuration_fails_loudly(
     ingest: Any,
-    make_event: Any,
-    bucket_keys: Any,
-    context: Any,
     monkeypatch: pytest.MonkeyPatch,
     name: str,
     value: str,
     message: str,
+    invoke: Any,
+    bucket: Any,
 ) -> None:
     monkeypatch.setenv(name, value)
 
     with pytest.raises(ingest.ConfigurationError, match=message):
-        ingest.handler(make_event({"eventName": "page_view"}), context)
-    assert bucket_keys() == []
+        invoke({"eventName": "page_view"})
+    assert bucket.keys() == []
 
 
 def test_s3_failure_returns_500_and_logs_the_request_id(
-    ingest: Any,
-    s3: Any,
-    make_event: Any,
-    context: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    context: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], invoke: Any
 ) -> None:
     monkeypatch.setenv("RAW_BUCKET_NAME", "no-such-bucket")
 
-    response = ingest.handler(make_event({"eventName": "page_view"}), context)
+    response = invoke({"eventName": "page_view"})
 
     assert response["statusCode"] == 500
     assert json.loads(response["body"]) == {"success": False, "message": "Internal error"}
@@ -120,12 +110,11 @@ def test_client_honours_aws_endpoint_url(
 
 
 def test_logs_are_json_with_ids_and_never_the_payload(
-    ingest: Any,
-    make_event: Any,
-    bucket_keys: Any,
     context: Any,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    invoke: Any,
+    bucket: Any,
 ) -> None:
     monkeypatch.setenv("LOG_LEVEL", "DEBUG")
     payload = {
@@ -136,9 +125,9 @@ def test_logs_are_json_with_ids_and_never_the_payload(
         "card": SECRET_VALUES[2],
     }
 
-    ingest.handler(make_event(payload), context)
-    ingest.handler(make_event([payload, {**payload, "userId": "u-456"}]), context)
-    ingest.handler(make_event({**payload, "eventName": ""}), context)
+    invoke(payload)
+    invoke([payload, {**payload, "userId": "u-456"}])
+    invoke({**payload, "eventName": ""})
 
     out = capsys.readouterr().out
     for secret in SECRET_VALUES:
@@ -154,33 +143,25 @@ def test_logs_are_json_with_ids_and_never_the_payload(
     ]
     stored = [r for r in lines if r["message"] == "events stored"]
     assert [r["EventsStored"] for r in stored] == [1, 2]
-    assert sorted(r["key"] for r in stored) == sorted(bucket_keys())
+    assert sorted(r["key"] for r in stored) == sorted(bucket.keys())
     (rejected,) = [r for r in lines if r["message"] == "request rejected"]
     assert rejected["reason"] == "eventName must not be empty"
     assert rejected["status"] == 400
 
 
 def test_default_log_level_hides_debug_lines(
-    ingest: Any,
-    make_event: Any,
-    bucket_keys: Any,
-    context: Any,
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], invoke: Any
 ) -> None:
-    ingest.handler(make_event({"eventName": "page_view", "userId": "u-1"}), context)
+    invoke({"eventName": "page_view", "userId": "u-1"})
 
     messages = [line["message"] for line in log_lines(capsys.readouterr().out)]
     assert messages == ["events stored"]
 
 
 def test_log_line_carries_an_embedded_metric(
-    ingest: Any,
-    make_event: Any,
-    bucket_keys: Any,
-    context: Any,
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], invoke: Any
 ) -> None:
-    ingest.handler(make_event([{"eventName": "click"}] * 2), context)
+    invoke([{"eventName": "click"}] * 2)
 
     (line,) = log_lines(capsys.readouterr().out)
     directive = line["_aws"]["CloudWatchMetrics"][0]
@@ -192,12 +173,7 @@ def test_log_line_carries_an_embedded_metric(
 
 
 def test_long_or_structured_user_ids_are_cut_in_logs(
-    ingest: Any,
-    make_event: Any,
-    bucket_keys: Any,
-    context: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], invoke: Any
 ) -> None:
     monkeypatch.setenv("LOG_LEVEL", "DEBUG")
     batch = [
@@ -206,7 +182,7 @@ def test_long_or_structured_user_ids_are_cut_in_logs(
         {"eventName": "click", "userId": 42},
     ]
 
-    ingest.handler(make_event(batch), context)
+    invoke(batch)
 
     out = capsys.readouterr().out
     assert SECRET_VALUES[0] not in out
@@ -215,20 +191,16 @@ def test_long_or_structured_user_ids_are_cut_in_logs(
 
 
 def test_unexpected_error_returns_500_with_a_stack_in_the_log(
-    ingest: Any,
-    make_event: Any,
-    bucket_keys: Any,
-    context: Any,
-    capsys: pytest.CaptureFixture[str],
+    make_event: Any, capsys: pytest.CaptureFixture[str], invoke: Any, bucket: Any
 ) -> None:
     # A direct invoke with headers that are not a mapping breaks metadata extraction.
     event = make_event({"eventName": "page_view"}, headers=["x-amzn-trace-id"])
 
-    response = ingest.handler(event, context)
+    response = invoke(event=event)
 
     assert response["statusCode"] == 500
     assert json.loads(response["body"]) == {"success": False, "message": "Internal error"}
     (line,) = [r for r in log_lines(capsys.readouterr().out) if r["level"] == "ERROR"]
     assert line["message"] == "unexpected error"
     assert "Traceback" in line["stack"]
-    assert bucket_keys() == []
+    assert bucket.keys() == []
