@@ -279,18 +279,29 @@ def generated_event_id(key: str, index: int) -> str:
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
 def copy_field(value: Any) -> str:
-    if value is None:
+    """One value in COPY text format (the hot path of the transform: type dispatch)."""
+    kind = type(value)
+    if kind is str:
+        text = value
+    elif value is None:
         return "\\N"
-    if isinstance(value, bool):
+    elif kind is bool:
         return "t" if value else "f"
-    if isinstance(value, int):
+    elif kind is int:
         return str(value)
-    if isinstance(value, datetime):
+    elif kind is dict or kind is list:
+        text = _encode_json(value)
+    elif isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, dict | list):
-        value = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return str(value).translate(_COPY_ESCAPES)
+    else:
+        text = str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.translate(_COPY_ESCAPES)
+    return text
 
 
 def contains_nul(value: Any) -> bool:
