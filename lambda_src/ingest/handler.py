@@ -241,13 +241,18 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (direct invokes can send anything)."""
+    return value if isinstance(value, dict) else {}
+
+
 def check_route(event: dict[str, Any]) -> None:
     """Accept ``POST /clickstream``, or a POST reaching the function through ``$default``."""
     route_key = event.get("routeKey")
     if route_key == ROUTE_KEY:
         return
     if route_key in (None, "$default"):
-        method = ((event.get("requestContext") or {}).get("http") or {}).get("method")
+        method = _mapping(_mapping(event.get("requestContext")).get("http")).get("method")
         if method == "POST":
             return
     else:
@@ -379,9 +384,9 @@ def parse_request(event: Any, settings: Settings) -> tuple[list[dict[str, Any]],
 
 
 def ingest_metadata(event: dict[str, Any], received_at: datetime) -> dict[str, Any]:
-    context = event.get("requestContext") or {}
-    http = context.get("http") or {}
-    headers = event.get("headers") or {}
+    context = _mapping(event.get("requestContext"))
+    http = _mapping(context.get("http"))
+    headers = _mapping(event.get("headers"))
     return {
         "receivedAt": iso_utc(received_at),
         "sourceIp": http.get("sourceIp"),
@@ -470,11 +475,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     level = settings.log_level
     ids = {
         "requestId": getattr(context, "aws_request_id", None),
-        "apiRequestId": (
-            (event.get("requestContext") or {}).get("requestId")
-            if isinstance(event, dict)
-            else None
-        ),
+        "apiRequestId": _mapping(_mapping(event).get("requestContext")).get("requestId"),
     }
     key = None
     try:

@@ -94,16 +94,28 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAW_BUCKET_NAME", BUCKET)
 
 
+@pytest.fixture(scope="session")
+def moto_s3() -> Any:
+    """moto in process for the whole session (a fresh mock per test costs a new boto3 session)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        patch.delenv("AWS_ENDPOINT_URL", raising=False)
+        patch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+        with mock_aws():
+            client = boto3.client("s3", region_name="ap-southeast-1")
+            client.create_bucket(
+                Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "ap-southeast-1"}
+            )
+            yield client
+
+
 @pytest.fixture
-def s3(aws_env: None, ingest: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """An in-process moto S3 with the raw bucket; the handler builds its own client in it."""
-    with mock_aws():
-        client = boto3.client("s3")
-        client.create_bucket(
-            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "ap-southeast-1"}
-        )
-        monkeypatch.setattr(ingest, "_s3_client", None)
-        yield client
+def s3(aws_env: None, moto_s3: Any) -> Any:
+    """The raw bucket in moto, emptied before the test; the handler's client talks to it."""
+    for item in moto_s3.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+        moto_s3.delete_object(Bucket=BUCKET, Key=item["Key"])
+    return moto_s3
 
 
 @pytest.fixture

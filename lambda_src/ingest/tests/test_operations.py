@@ -191,16 +191,36 @@ def test_long_or_structured_user_ids_are_cut_in_logs(
 
 
 def test_unexpected_error_returns_500_with_a_stack_in_the_log(
-    make_event: Any, capsys: pytest.CaptureFixture[str], invoke: Any, bucket: Any
+    ingest: Any,
+    invoke: Any,
+    bucket: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # A direct invoke with headers that are not a mapping breaks metadata extraction.
-    event = make_event({"eventName": "page_view"}, headers=["x-amzn-trace-id"])
+    def broken(*_args: Any) -> str:
+        raise RuntimeError("a bug in the handler")
 
-    response = invoke(event=event)
+    monkeypatch.setattr(ingest, "object_key", broken)
+
+    response = invoke({"eventName": "page_view"})
 
     assert response["statusCode"] == 500
     assert json.loads(response["body"]) == {"success": False, "message": "Internal error"}
     (line,) = [r for r in log_lines(capsys.readouterr().out) if r["level"] == "ERROR"]
     assert line["message"] == "unexpected error"
+    assert line["error"] == "a bug in the handler"
     assert "Traceback" in line["stack"]
     assert bucket.keys() == []
+
+
+def test_malformed_request_metadata_is_tolerated(invoke: Any, bucket: Any) -> None:
+    # A direct invoke may put anything in requestContext or headers.
+    response = invoke(
+        {"eventName": "page_view"}, requestContext={"http": "POST"}, headers=["x-amzn-trace-id"]
+    )
+
+    assert response["statusCode"] == 200
+    (key,) = bucket.keys()
+    document, _ = bucket.read(key)
+    assert document["_ingest"]["traceId"] is None
+    assert document["_ingest"]["method"] is None
