@@ -335,6 +335,17 @@ class LocalApiServer(ThreadingHTTPServer):
             self._in_flight -= 1
             self._idle.notify_all()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection failed outside the handler (e.g. the client went away): one JSON line."""
+        exc = sys.exception()
+        log_line(
+            level="ERROR",
+            message="connection error",
+            ip=client_address[0],
+            errorType=type(exc).__name__,
+            errorMessage=str(exc),
+        )
+
     def drain(self, timeout: float) -> bool:
         """Wait for in-flight requests; True when none is left."""
         with self._idle:
