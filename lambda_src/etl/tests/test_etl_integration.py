@@ -13,7 +13,15 @@ import etl_db
 import etl_s3
 import psycopg2
 import pytest
-from etl_test_helpers import hour_key, ingest_block, put_raw
+from etl_test_helpers import (
+    BUCKET,
+    ETL_PASSWORD,
+    MIGRATIONS,
+    hour_key,
+    ingest_block,
+    pg_fixture,
+    put_raw,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -477,3 +485,36 @@ def test_summary_and_emf_metrics_on_stdout(etl_env, s3, etl_handler, capsys) -> 
         "duration_ms",
     }
     assert all(line["run_id"] == summary["run_id"] for line in lines[1:] if "level" in line)
+
+
+@pytest.fixture(scope="module")
+def tls_server():
+    with pg_fixture.running_postgres(tls=True) as server:
+        server.create_database("clickstream_dw")
+        pg_fixture.apply_migrations(server, "clickstream_dw", MIGRATIONS)
+        server.psql("postgres", "-c", f"ALTER ROLE etl_writer LOGIN PASSWORD '{ETL_PASSWORD}'")
+        yield server
+
+
+@pytest.mark.parametrize("ssl", ["true", "require", "verify-full"])
+def test_tls_connection_when_dw_pg_ssl_asks(tls_server, ssl, s3, etl_handler, monkeypatch) -> None:
+    """The server accepts only hostssl: a successful load proves the ETL used TLS."""
+    env = {
+        "RAW_BUCKET_NAME": BUCKET,
+        "DW_PG_HOST": "127.0.0.1",
+        "DW_PG_PORT": str(tls_server.port),
+        "DW_PG_USER": "etl_writer",
+        "DW_PG_PASSWORD": ETL_PASSWORD,
+        "DW_PG_DATABASE": "clickstream_dw",
+        "DW_PG_SSL": ssl,
+        "DW_PG_SSL_ROOT_CERT": str(tls_server.ca_file),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    put_event(s3, H10, f"tls-{ssl}")
+    summary = etl_handler.handler(manual(H10, H10), None)
+    assert summary["rows_inserted"] == 1
+
+    monkeypatch.setenv("DW_PG_SSL", "disable")
+    with pytest.raises(psycopg2.OperationalError, match="no encryption"):
+        etl_handler.handler(manual(H10, H10), None)
