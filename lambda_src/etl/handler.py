@@ -11,6 +11,7 @@ retried) on bad input, on a database failure and when objects could not be read.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -137,6 +138,10 @@ def _load(
         pending = [o for o in all_objects if (o.key, o.etag) not in loaded]
         counts["objects_already_loaded"] = len(all_objects) - len(pending)
         etl_db.prepare_session(conn, settings)
+        # stop loading this long before the Lambda's timeout (at most a fifth of it)
+        initial = _remaining_ms(context)
+        margin = None if initial is None else min(settings.time_margin_ms, initial // 5)
+        out_of_time = False
         fetched = etl_s3.fetch_all(
             s3,
             settings.bucket,
@@ -144,15 +149,15 @@ def _load(
             concurrency=settings.fetch_concurrency,
             max_bytes=settings.max_object_bytes,
         )
-        out_of_time = False
-        for batch in batches(fetched, settings.max_records_per_batch, failures):
-            result = etl_db.load_batch(conn, settings, run_id, batch)
-            for name, value in vars(result).items():
-                counts[name] += value
-            remaining = _remaining_ms(context)
-            if remaining is not None and remaining < settings.time_margin_ms:
-                out_of_time = True
-                break
+        with contextlib.closing(fetched):  # on any exit, queued GETs are cancelled
+            for batch in batches(fetched, settings.max_records_per_batch, failures):
+                result = etl_db.load_batch(conn, settings, run_id, batch)
+                for name, value in vars(result).items():
+                    counts[name] += value
+                log.info("batch loaded", objects=len(batch), **vars(result))
+                if margin is not None and _remaining_ms(context) < margin:
+                    out_of_time = True
+                    break
         counts["objects_failed"] = len(failures)
         refreshed = etl_rollups.refresh(conn, etl_db.target_identifier(settings))
         problems = []

@@ -518,3 +518,35 @@ def test_tls_connection_when_dw_pg_ssl_asks(tls_server, ssl, s3, etl_handler, mo
     monkeypatch.setenv("DW_PG_SSL", "disable")
     with pytest.raises(psycopg2.OperationalError, match="no encryption"):
         etl_handler.handler(manual(H10, H10), None)
+
+
+class LambdaContext:
+    """What the Lambda runtime passes: a request id and the time left."""
+
+    def __init__(self, remaining_ms: list[int]) -> None:
+        self.aws_request_id = "req-timeout-test"
+        self._remaining = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._remaining.pop(0) if len(self._remaining) > 1 else self._remaining[0]
+
+
+def test_run_stops_before_the_lambda_times_out_and_the_rerun_finishes(
+    etl_env, s3, etl_handler, monkeypatch
+) -> None:
+    monkeypatch.setenv("MAX_RECORDS_PER_BATCH", "5")
+    expect = Expect()
+    for n in range(40):
+        expect.single(s3, H10, f"t-{n}", minute=n)
+    context = LambdaContext([60_000, 50_000, 2_000])  # margin: min(30 s, 60 s / 5) = 12 s
+
+    with pytest.raises(etl_handler.EtlIncompleteError, match="about to time out"):
+        etl_handler.handler(manual(H10, H10), context)
+    partial = len(table_ids(etl_env))
+    assert 0 < partial < 40
+    run = etl_env.query("SELECT status, request_id, rows_inserted FROM etl_runs")
+    assert run == [("failed", "req-timeout-test", partial)]
+
+    summary = etl_handler.handler(manual(H10, H10), LambdaContext([600_000]))
+    assert summary["rows_inserted"] == 40 - partial
+    assert_exact(etl_env, expect)
