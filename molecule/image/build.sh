@@ -62,7 +62,11 @@ for unit in getty.target systemd-udevd.service systemd-udev-trigger.service \
 done
 : > "$rootfs/etc/machine-id"
 echo "clickstream" > "$rootfs/etc/hostname"
+# No package lists in the image: they would be stale. Back-date the lists
+# folder so that `apt: update_cache=true cache_valid_time=...` refreshes it.
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+rm -f "$rootfs/var/lib/apt/periodic/update-success-stamp"
+touch -d 2000-01-01 "$rootfs/var/lib/apt/lists"
 
 tar -C "$rootfs" -c . | podman import \
   --change 'CMD ["/sbin/init"]' \
