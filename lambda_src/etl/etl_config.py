@@ -78,6 +78,7 @@ class Settings:
     lookback_hours: int
     max_hours_per_run: int
     fetch_concurrency: int
+    load_connections: int
     max_object_bytes: int
     metrics_namespace: str
     time_margin_ms: int
@@ -101,6 +102,7 @@ class Settings:
             lookback_hours=_int(env, "ETL_LOOKBACK_HOURS", 2, 0, 72),
             max_hours_per_run=_int(env, "ETL_MAX_HOURS_PER_RUN", 168, 1, 24 * 366),
             fetch_concurrency=_int(env, "ETL_FETCH_CONCURRENCY", 16, 1, 256),
+            load_connections=_int(env, "ETL_LOAD_CONNECTIONS", 2, 1, 2),
             max_object_bytes=_int(env, "ETL_MAX_OBJECT_BYTES", 16 * 1024 * 1024, 1, 2**31),
             metrics_namespace=env.get("ETL_METRICS_NAMESPACE", "").strip() or "Clickstream/ETL",
             time_margin_ms=_int(env, "ETL_TIME_MARGIN_MS", 30_000, 0, 15 * 60 * 1000),

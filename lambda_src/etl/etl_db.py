@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -267,3 +268,63 @@ def load_batch(
                 raise
             time.sleep(0.05 * attempt)
     raise AssertionError("unreachable")
+
+
+class BatchLoader:
+    """Load batches on one or two connections, each batch its own transaction.
+
+    With two connections, one batch's COPY and INSERT run while the other's do,
+    which the claim protocol makes as safe as two runs at once.  Results are
+    handed to ``on_result`` in the caller's thread.  :meth:`close` waits for every
+    batch in flight (each commits or rolls back whole) and re-raises the first error.
+    """
+
+    def __init__(
+        self,
+        connections: Sequence[Connection],
+        settings: Settings,
+        run_id: int,
+        on_result: Callable[[Sequence[etl_transform.ParsedObject], BatchResult], None],
+    ) -> None:
+        self._free = list(connections)
+        self._settings = settings
+        self._run_id = run_id
+        self._on_result = on_result
+        self._pool = (
+            ThreadPoolExecutor(len(connections), thread_name_prefix="dw-load")
+            if len(connections) > 1
+            else None
+        )
+        self._running: dict[Future, tuple[Connection, Sequence[etl_transform.ParsedObject]]] = {}
+
+    def submit(self, batch: Sequence[etl_transform.ParsedObject]) -> None:
+        if self._pool is None:
+            self._on_result(batch, load_batch(self._free[0], self._settings, self._run_id, batch))
+            return
+        while not self._free:
+            self._harvest(FIRST_COMPLETED)
+        conn = self._free.pop()
+        future = self._pool.submit(load_batch, conn, self._settings, self._run_id, batch)
+        self._running[future] = (conn, batch)
+
+    def _harvest(self, return_when: str) -> None:
+        done, _ = wait(self._running, return_when=return_when)
+        errors = []
+        for future in done:
+            conn, batch = self._running.pop(future)
+            self._free.append(conn)
+            try:
+                self._on_result(batch, future.result())
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    def close(self) -> None:
+        if self._pool is None:
+            return
+        try:
+            if self._running:
+                self._harvest(ALL_COMPLETED)
+        finally:
+            self._pool.shutdown(wait=True)

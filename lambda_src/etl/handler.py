@@ -137,11 +137,19 @@ def _load(
         loaded = etl_db.loaded_versions(conn, [o.key for o in all_objects])
         pending = [o for o in all_objects if (o.key, o.etag) not in loaded]
         counts["objects_already_loaded"] = len(all_objects) - len(pending)
-        etl_db.prepare_session(conn, settings)
         # stop loading this long before the Lambda's timeout (at most a fifth of it)
         initial = _remaining_ms(context)
         margin = None if initial is None else min(settings.time_margin_ms, initial // 5)
         out_of_time = False
+
+        def record(batch: list, result: etl_db.BatchResult) -> None:
+            for name, value in vars(result).items():
+                counts[name] += value
+            log.info("batch loaded", objects=len(batch), **vars(result))
+
+        connections = [conn]
+        if settings.load_connections > 1 and len(pending) > 1:
+            connections.append(etl_db.connect(settings))
         fetched = etl_s3.fetch_all(
             s3,
             settings.bucket,
@@ -149,15 +157,20 @@ def _load(
             concurrency=settings.fetch_concurrency,
             max_bytes=settings.max_object_bytes,
         )
-        with contextlib.closing(fetched):  # on any exit, queued GETs are cancelled
-            for batch in batches(fetched, settings.max_records_per_batch, failures):
-                result = etl_db.load_batch(conn, settings, run_id, batch)
-                for name, value in vars(result).items():
-                    counts[name] += value
-                log.info("batch loaded", objects=len(batch), **vars(result))
-                if margin is not None and _remaining_ms(context) < margin:
-                    out_of_time = True
-                    break
+        try:
+            for connection in connections:
+                etl_db.prepare_session(connection, settings)
+            loader = etl_db.BatchLoader(connections, settings, run_id, record)
+            # on any exit: queued GETs are cancelled, batches in flight finish whole
+            with contextlib.closing(fetched), contextlib.closing(loader):
+                for batch in batches(fetched, settings.max_records_per_batch, failures):
+                    loader.submit(batch)
+                    if margin is not None and _remaining_ms(context) < margin:
+                        out_of_time = True
+                        break
+        finally:
+            for extra in connections[1:]:
+                extra.close()
         counts["objects_failed"] = len(failures)
         refreshed = etl_rollups.refresh(conn, etl_db.target_identifier(settings))
         problems = []
