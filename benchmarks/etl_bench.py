@@ -194,12 +194,13 @@ class Cluster:
 # ---------------------------------------------------------------------------------------------
 # load stage
 # ---------------------------------------------------------------------------------------------
-def etl_load(cluster: Cluster, objects: list[Any], batch_rows: int) -> float:
+def etl_load(cluster: Cluster, objects: list[Any], batch_rows: int, connections: int) -> float:
     settings = cluster.settings(cluster.fresh_database(), MAX_RECORDS_PER_BATCH=str(batch_rows))
-    conn = etl_db.connect(settings)
+    conns = [etl_db.connect(settings) for _ in range(connections)]
     try:
-        run_id = etl_db.start_run(conn, "manual", [HOUR], "bench")
-        etl_db.prepare_session(conn, settings)
+        run_id = etl_db.start_run(conns[0], "manual", [HOUR], "bench")
+        for conn in conns:
+            etl_db.prepare_session(conn, settings)
         batches, current, rows = [], [], 0
         for obj in objects:
             current.append(obj)
@@ -209,31 +210,44 @@ def etl_load(cluster: Cluster, objects: list[Any], batch_rows: int) -> float:
                 current, rows = [], 0
         if current:
             batches.append(current)
+        loader = etl_db.BatchLoader(conns, settings, run_id, lambda batch, result: None)
         started = time.perf_counter()
         for batch in batches:
-            etl_db.load_batch(conn, settings, run_id, batch)
+            loader.submit(batch)
+        loader.close()
         return time.perf_counter() - started
     finally:
-        conn.close()
+        for conn in conns:
+            conn.close()
 
 
-def bare_copy(cluster: Cluster, lines: list[bytes], batch_rows: int) -> float:
+def bare_copy(cluster: Cluster, lines: list[bytes], batch_rows: int, streams: int = 1) -> float:
+    """COPY into an unlogged, unindexed table, on ``streams`` connections at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
     dbname = cluster.fresh_database()
-    conn = psycopg2.connect(cluster.server.dsn(dbname))
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                "CREATE UNLOGGED TABLE bare (LIKE public.clickstream_events INCLUDING DEFAULTS)"
-            )
-        columns = ", ".join(etl_transform.COLUMNS)
-        started = time.perf_counter()
-        for start in range(0, len(lines), batch_rows):
+    conns = [psycopg2.connect(cluster.server.dsn(dbname)) for _ in range(streams)]
+    with conns[0], conns[0].cursor() as cur:
+        cur.execute(
+            "CREATE UNLOGGED TABLE bare (LIKE public.clickstream_events INCLUDING DEFAULTS)"
+        )
+    columns = ", ".join(etl_transform.COLUMNS)
+    chunks = [b"".join(lines[i : i + batch_rows]) for i in range(0, len(lines), batch_rows)]
+
+    def copy(slot: int) -> None:
+        conn = conns[slot]
+        for chunk in chunks[slot::streams]:
             with conn, conn.cursor() as cur:
-                buffer = io.BytesIO(b"".join(lines[start : start + batch_rows]))
-                cur.copy_expert(f"COPY bare ({columns}) FROM STDIN", buffer)
+                cur.copy_expert(f"COPY bare ({columns}) FROM STDIN", io.BytesIO(chunk))
+
+    try:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(streams) as pool:
+            list(pool.map(copy, range(streams)))
         return time.perf_counter() - started
     finally:
-        conn.close()
+        for conn in conns:
+            conn.close()
 
 
 def per_row_insert_sql() -> sql.Composed:
@@ -293,7 +307,9 @@ def upload(s3: Any, events: list[dict[str, Any]], per_object: int) -> int:
     return len(bodies)
 
 
-def e2e_etl(cluster: Cluster, batch_rows: int) -> tuple[float, dict[str, Any]]:
+def e2e_etl(
+    cluster: Cluster, batch_rows: int, load_connections: int
+) -> tuple[float, dict[str, Any]]:
     handler_path = ETL_DIR / "handler.py"
     import importlib.util
 
@@ -311,6 +327,7 @@ def e2e_etl(cluster: Cluster, batch_rows: int) -> tuple[float, dict[str, Any]]:
             "DW_PG_DATABASE": settings.pg_database,
             "DW_PG_SSL": "disable",
             "MAX_RECORDS_PER_BATCH": str(batch_rows),
+            "ETL_LOAD_CONNECTIONS": str(load_connections),
         }
     )
     quiet = io.StringIO()
@@ -364,6 +381,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=150, help="batch objects")
     parser.add_argument("--batch-size", type=int, default=100, help="events per batch object")
     parser.add_argument("--batch-rows", type=int, default=5000, help="MAX_RECORDS_PER_BATCH")
+    parser.add_argument("--load-connections", type=int, default=2, choices=(1, 2))
     args = parser.parse_args()
 
     rng = random.Random(20240501)  # noqa: S311 - synthetic data, not security
@@ -375,22 +393,27 @@ def main() -> None:
 
     with pg_fixture.running_postgres(settings={}) as server:
         cluster = Cluster(server)
-        etl_seconds = etl_load(cluster, objects, args.batch_rows)
+        etl_seconds = etl_load(cluster, objects, args.batch_rows, args.load_connections)
         copy_seconds = bare_copy(cluster, lines, args.batch_rows)
+        copy2_seconds = bare_copy(cluster, lines, args.batch_rows, streams=2)
         sample = rows[: args.per_row_events]
         per_row_seconds = per_row(cluster, sample)
         etl_rate = len(rows) / etl_seconds
         copy_rate = len(rows) / copy_seconds
         per_row_rate = len(sample) / per_row_seconds
         print("\nLoad stage (rows already transformed)")
-        print(f"  per-row INSERT          {per_row_rate:10,.0f} rows/s  ({len(sample):,} rows)")
-        print(f"  bare COPY (ceiling)     {copy_rate:10,.0f} rows/s  ({len(rows):,} rows)")
-        print(f"  ETL load_batch          {etl_rate:10,.0f} rows/s  ({len(rows):,} rows)")
+        print(f"  per-row INSERT            {per_row_rate:10,.0f} rows/s  ({len(sample):,} rows)")
+        print(f"  bare COPY (ceiling)       {copy_rate:10,.0f} rows/s  ({len(rows):,} rows)")
+        print(f"  bare COPY, 2 connections  {len(rows) / copy2_seconds:10,.0f} rows/s  (reference)")
         print(
-            f"  ETL / bare COPY         {etl_rate / copy_rate:6.2f}   (target >= 0.5: "
+            f"  ETL load ({args.load_connections} connection(s)) {etl_rate:10,.0f} rows/s"
+            f"  ({len(rows):,} rows)"
+        )
+        print(
+            f"  ETL / bare COPY           {etl_rate / copy_rate:6.2f}   (target >= 0.5: "
             f"{'MET' if etl_rate >= 0.5 * copy_rate else 'NOT MET'})"
         )
-        print(f"  ETL / per-row INSERT    {verdict(etl_rate / per_row_rate, 10)}")
+        print(f"  ETL / per-row INSERT      {verdict(etl_rate / per_row_rate, 10)}")
 
         # moto accepts any credentials; these never leave 127.0.0.1
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
@@ -406,7 +429,7 @@ def main() -> None:
                 s3.create_bucket(Bucket=BUCKET)
                 n_objects = upload(s3, events[: count * per_object], per_object)
                 seq_seconds, seq_rows = e2e_sequential(cluster, s3)
-                etl_seconds, summary = e2e_etl(cluster, args.batch_rows)
+                etl_seconds, summary = e2e_etl(cluster, args.batch_rows, args.load_connections)
                 seq_rate = seq_rows / seq_seconds
                 etl_rate = summary["rows_inserted"] / etl_seconds
                 print(f"\nEnd to end, {label} ({n_objects:,} objects, {seq_rows:,} events)")

@@ -315,7 +315,7 @@ def contains_nul(value: Any) -> bool:
 
 
 def copy_line(values: dict[str, Any]) -> bytes:
-    line = "\t".join(copy_field(values[column]) for column in COLUMNS) + "\n"
+    line = "\t".join([copy_field(values[column]) for column in COLUMNS]) + "\n"
     try:
         return line.encode("utf-8")
     except UnicodeEncodeError:
