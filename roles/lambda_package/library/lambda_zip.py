@@ -137,6 +137,7 @@ from ansible.module_utils.basic import AnsibleModule
 BUILDER_VERSION = "1"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644  # regular file, rw-r--r--
+LAMBDA_TASK_ROOT = "/var/task"  # where Lambda unpacks the zip
 PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 RUNTIME_RE = re.compile(r"^python(3)\.(\d+)$")
 
@@ -192,12 +193,15 @@ def source_files(src: str, patterns: list[str]) -> list[str]:
 
 
 def interpreter_version(python: str) -> str:
-    result = subprocess.run(  # noqa: S603 - argv list, no shell; the role's own interpreter
-        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        result = subprocess.run(  # noqa: S603 - argv list, no shell; the role's own interpreter
+            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError as exc:
+        raise PackageError(f"cannot run {python}: {exc.strerror}") from exc
     if result.returncode != 0:
         raise PackageError(f"cannot run {python}: {result.stderr.strip()}")
     return result.stdout.strip()
@@ -238,7 +242,10 @@ def read_stamp(path: str) -> dict:
 
 def run(command: list[str], what: str, env: dict | None = None) -> None:
     # An argv list without a shell: the interpreter and arguments come from the role.
-    result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)  # noqa: S603
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)  # noqa: S603
+    except OSError as exc:
+        raise PackageError(f"{what} failed: cannot run {command[0]}: {exc.strerror}") from exc
     if result.returncode != 0:
         output = (result.stdout + result.stderr).strip()[-4000:]
         raise PackageError(f"{what} failed ({' '.join(command)}):\n{output}")
@@ -277,9 +284,16 @@ def install_dependencies(params: dict, deps_file: str, target: str, version: str
 
 def precompile(python: str, tree: str) -> None:
     # A fixed hash seed: set and frozenset constants are marshalled in
-    # iteration order, which hash randomisation would otherwise vary.
+    # iteration order, which hash randomisation would otherwise vary. The
+    # file names recorded in the bytecode are the ones Lambda runs
+    # (/var/task/...), not the random build folder.
     env = dict(os.environ, PYTHONHASHSEED="0")
-    command = [python, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", tree]
+    command = [
+        python, "-m", "compileall", "-q",
+        "--invalidation-mode", "unchecked-hash",
+        "-s", tree, "-p", LAMBDA_TASK_ROOT,
+        tree,
+    ]  # fmt: skip
     run(command, "compileall", env=env)
 
 

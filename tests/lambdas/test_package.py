@@ -1,0 +1,244 @@
+"""The lambda_package role's zip builder: reproducible bytes, rebuilds only on change.
+
+The builder's ``package()`` is called directly (what the module runs), with
+real pip runs against a local wheelhouse for the dependency path; the role
+itself is exercised end to end by test_playbook.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+INGEST_SRC = PROJECT_ROOT / "lambda_src" / "ingest"
+BUILD_VERSION = "{}.{}".format(*sys.version_info[:2])
+
+
+@pytest.fixture
+def params(tmp_path, lambda_zip):
+    """The module's parameters for the ingest Lambda, building into tmp_path."""
+
+    def make(**overrides) -> dict:
+        values = {
+            "name": "ingest",
+            "src": str(INGEST_SRC),
+            "dest": str(tmp_path / "build" / "ingest.zip"),
+            "requirements": str(INGEST_SRC / "requirements.txt"),
+            "runtime": "python3.12",
+            "architecture": "arm64",
+            "exclude": ["tests", "README.md", "__pycache__", "requirements.txt", "*.pyc", ".*"],
+            "precompile": True,
+            "python": sys.executable,
+            "pip_cache_dir": str(tmp_path / "pip-cache"),
+            "pip_extra_args": [],
+        }
+        values.update(overrides)
+        return values
+
+    return make
+
+
+def sha256(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def test_same_inputs_give_the_same_bytes(params, lambda_zip, tmp_path):
+    first = lambda_zip.package(params(), check_mode=False)
+    second = lambda_zip.package(params(dest=str(tmp_path / "other" / "ingest.zip")), False)
+    assert first["changed"]
+    assert second["changed"]
+    assert first["sha256"] == second["sha256"] == sha256(second["path"])
+    assert Path(first["path"]).read_bytes() == Path(second["path"]).read_bytes()
+    # Lambda's CodeSha256 is the base64 of the same digest.
+    assert first["code_sha256"] == lambda_zip.checksums(first["path"])[1]
+    assert first["size"] == Path(first["path"]).stat().st_size
+
+
+def test_unchanged_inputs_do_not_rebuild(params, lambda_zip):
+    built = lambda_zip.package(params(), check_mode=False)
+    mtime = Path(built["path"]).stat().st_mtime_ns
+    again = lambda_zip.package(params(), check_mode=False)
+    assert not again["changed"]
+    assert again["sha256"] == built["sha256"]
+    assert Path(built["path"]).stat().st_mtime_ns == mtime
+
+
+def test_a_changed_source_changes_the_zip(params, lambda_zip, tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(INGEST_SRC, src)
+    before = lambda_zip.package(params(src=str(src)), check_mode=False)
+    handler = src / "handler.py"
+    handler.write_text(handler.read_text() + "\n# a change\n")
+    in_check_mode = lambda_zip.package(params(src=str(src)), check_mode=True)
+    assert in_check_mode["changed"]
+    assert sha256(before["path"]) == before["sha256"], "check mode wrote the zip"
+    after = lambda_zip.package(params(src=str(src)), check_mode=False)
+    assert after["changed"]
+    assert after["sha256"] != before["sha256"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"architecture": "x86_64"},
+        {"runtime": "python3.13"},
+        {"exclude": ["tests", "README.md", "__pycache__", "*.pyc", ".*"]},
+    ],
+    ids=["architecture", "runtime", "exclude"],
+)
+def test_a_changed_setting_rebuilds(params, lambda_zip, change):
+    lambda_zip.package(params(), check_mode=False)
+    assert lambda_zip.package(params(**change), check_mode=False)["changed"]
+
+
+def test_an_altered_zip_is_rebuilt(params, lambda_zip):
+    built = lambda_zip.package(params(), check_mode=False)
+    Path(built["path"]).write_bytes(b"not the zip")
+    again = lambda_zip.package(params(), check_mode=False)
+    assert again["changed"]
+    assert again["sha256"] == built["sha256"]
+
+
+def test_zip_layout(params, lambda_zip, tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(INGEST_SRC, src)
+    (src / "__pycache__").mkdir(exist_ok=True)
+    (src / "__pycache__" / "handler.cpython-311.pyc").write_bytes(b"stale")
+    (src / ".env").write_text("SECRET=1\n")
+    (src / "pkg").mkdir()
+    (src / "pkg" / "b.py").write_text("B = 1\n")
+    (src / "pkg" / "a.py").write_text("A = 1\n")
+    (src / "pkg" / "a.py").chmod(0o700)
+    built = lambda_zip.package(params(src=str(src)), check_mode=False)
+    with zipfile.ZipFile(built["path"]) as archive:
+        infos = archive.infolist()
+        assert [i.filename for i in infos] == ["handler.py", "pkg/a.py", "pkg/b.py"]
+        for info in infos:
+            assert info.date_time == (1980, 1, 1, 0, 0, 0)
+            assert info.external_attr >> 16 == 0o100644
+            assert info.create_system == 3
+            assert info.extra == b""
+            assert info.compress_type == zipfile.ZIP_DEFLATED
+        assert archive.comment == b""
+        assert archive.read("handler.py") == (INGEST_SRC / "handler.py").read_bytes()
+    assert built["files"] == 3
+    assert not built["dependencies"]
+
+
+def test_dependencies_are_installed_for_the_target_platform(params, lambda_zip, wheelhouse):
+    requirements = wheelhouse / "requirements.txt"
+    requirements.write_text("# pinned\ncstest_native==1.0  # native\ncstest_pure==2.0\n")
+    common = {
+        "requirements": str(requirements),
+        "pip_extra_args": ["--no-index", "--find-links", str(wheelhouse)],
+    }
+    arm = lambda_zip.package(params(**common), check_mode=False)
+    assert arm["dependencies"] == ["cstest_native==1.0", "cstest_pure==2.0"]
+    with zipfile.ZipFile(arm["path"]) as archive:
+        names = archive.namelist()
+        assert "handler.py" in names
+        assert "cstest_pure.py" in names
+        assert "manylinux2014_aarch64" in archive.read("cstest_native/__init__.py").decode()
+        assert not [n for n in names if n.endswith(".pyc")], "pip must not compile (--no-compile)"
+        assert names == sorted(names)
+    x86 = lambda_zip.package(params(architecture="x86_64", **common), check_mode=False)
+    with zipfile.ZipFile(x86["path"]) as archive:
+        assert "manylinux2014_x86_64" in archive.read("cstest_native/__init__.py").decode()
+    # Rebuilding with dependencies gives the same bytes again.
+    Path(arm["path"] + ".inputs.json").unlink()
+    again = lambda_zip.package(params(**common), check_mode=False)
+    assert again["changed"]
+    assert again["sha256"] == arm["sha256"]
+
+
+def test_a_dependency_without_a_wheel_for_the_platform_fails_clearly(params, lambda_zip, tmp_path):
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("cstest_missing==1.0\n")
+    with pytest.raises(
+        lambda_zip.PackageError,
+        match=r"(?s)pip install failed .*No matching distribution found for cstest_missing",
+    ):
+        lambda_zip.package(
+            params(
+                requirements=str(requirements),
+                pip_extra_args=["--no-index", "--find-links", str(wheels)],
+            ),
+            check_mode=False,
+        )
+    assert not (tmp_path / "build" / "ingest.zip").exists()
+
+
+def test_precompiles_only_for_the_build_interpreters_version(params, lambda_zip, wheelhouse):
+    other = "python3.12" if BUILD_VERSION != "3.12" else "python3.13"
+    skipped = lambda_zip.package(params(runtime=other), check_mode=False)
+    assert not skipped["precompiled"]
+    assert "bytecode is only valid for the exact version" in skipped["precompile_skipped"]
+    with zipfile.ZipFile(skipped["path"]) as archive:
+        assert not [n for n in archive.namelist() if n.endswith(".pyc")]
+
+    same = f"python{BUILD_VERSION}"
+    requirements = wheelhouse / "requirements-pure.txt"
+    requirements.write_text("cstest_pure==2.0\n")
+    extra = {
+        "requirements": str(requirements),
+        "pip_extra_args": ["--no-index", "--find-links", str(wheelhouse)],
+    }
+    built = lambda_zip.package(params(runtime=same, **extra), check_mode=False)
+    assert built["precompiled"]
+    assert built["precompile_skipped"] == ""
+    tag = sys.implementation.cache_tag
+    with zipfile.ZipFile(built["path"]) as archive:
+        names = archive.namelist()
+        assert f"__pycache__/handler.{tag}.pyc" in names
+        assert f"__pycache__/cstest_pure.{tag}.pyc" in names
+        pyc = archive.read(f"__pycache__/handler.{tag}.pyc")
+    # PEP 552 flags: 0b01 = hash-based, 0b10 clear = unchecked.
+    assert int.from_bytes(pyc[4:8], "little") == 0b01
+    # Tracebacks name the file where Lambda runs it, not the build folder.
+    assert marshal.loads(pyc[16:]).co_filename == "/var/task/handler.py"  # noqa: S302 - our own build
+    Path(built["path"] + ".inputs.json").unlink()
+    rebuilt = lambda_zip.package(params(runtime=same, **extra), check_mode=False)
+    assert rebuilt["sha256"] == built["sha256"]
+
+
+def test_the_zip_runs_the_handler(params, lambda_zip, tmp_path):
+    """The unpacked zip is importable as Lambda imports it (from /var/task)."""
+    built = lambda_zip.package(params(), check_mode=False)
+    task = tmp_path / "task"
+    with zipfile.ZipFile(built["path"]) as archive:
+        archive.extractall(task)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import handler; print(callable(handler.handler))"],
+        cwd=task,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert probe.stdout.strip() == "True", probe.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"runtime": "python3"}, "runtime must look like python3.12"),
+        ({"runtime": "nodejs20.x"}, "runtime must look like python3.12"),
+        ({"src": "/nonexistent/src"}, "source folder /nonexistent/src does not exist"),
+        ({"requirements": "/nonexistent/requirements.txt"}, "requirements file .* does not exist"),
+        ({"exclude": ["*"]}, "no source file left"),
+        ({"python": "/nonexistent/python"}, "cannot run /nonexistent/python"),
+    ],
+    ids=["bare-python3", "not-python", "missing-src", "missing-requirements", "empty", "no-python"],
+)
+def test_bad_inputs_fail_clearly(params, lambda_zip, overrides, message):
+    with pytest.raises(lambda_zip.PackageError, match=message):
+        lambda_zip.package(params(**overrides), check_mode=False)
