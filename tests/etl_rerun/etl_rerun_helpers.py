@@ -47,10 +47,13 @@ class PlaybookRun:
 
     @property
     def tasks(self) -> list[dict]:
-        """Each task of the first play: {"name": ..., "result": <localhost's result>}."""
+        """Each task run: {"name": <name without "role : ">, "result": <localhost's result>}."""
         assert self.report is not None, self.output
         return [
-            {"name": t["task"]["name"], "result": t["hosts"].get("localhost", {})}
+            {
+                "name": t["task"]["name"].split(" : ", 1)[-1],
+                "result": t["hosts"].get("localhost", {}),
+            }
             for play in self.report["plays"]
             for t in play["tasks"]
         ]
@@ -114,3 +117,22 @@ def run_playbook(
     if json_output and proc.stdout.lstrip().startswith("{"):
         report = json.loads(proc.stdout)
     return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, report)
+
+
+def load_file(name: str, path: Path) -> Any:
+    """Import a file under a unique module name (role plugins are not packages)."""
+    import importlib.util
+
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+ROLE = PROJECT_ROOT / "roles" / "etl_rerun"
+RERUN_PLAYBOOK = PROJECT_ROOT / "playbooks" / "etl_rerun.yml"

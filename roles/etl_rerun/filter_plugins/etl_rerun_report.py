@@ -1,0 +1,99 @@
+"""Readable lines of the ETL rerun's chunk summaries (role etl_rerun).
+
+Each summary is what the ETL handler returned (lambda_src/etl/README.md) plus a
+``chunk`` key, ``{from, to, hours}``, added by the role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+LOAD_COUNTS = (
+    "objects_seen",
+    "objects_loaded",
+    "objects_already_loaded",
+    "objects_rejected",
+    "events_rejected",
+    "rows_inserted",
+    "rows_duplicate",
+)
+KEYS_SHOWN_PER_HOUR = 20
+
+
+def _span(chunk: Mapping[str, Any]) -> str:
+    return f"{chunk['from']} .. {chunk['to']} ({chunk['hours']} h)"
+
+
+def _load_line(prefix: str, counts: Mapping[str, Any], duration_ms: Any) -> str:
+    return (
+        f"{prefix}: objects seen {counts.get('objects_seen', 0)}, "
+        f"loaded {counts.get('objects_loaded', 0)}, "
+        f"already loaded {counts.get('objects_already_loaded', 0)}, "
+        f"rejected {counts.get('objects_rejected', 0)}; "
+        f"rows inserted {counts.get('rows_inserted', 0)}, "
+        f"duplicate {counts.get('rows_duplicate', 0)}; "
+        f"events rejected {counts.get('events_rejected', 0)}; {duration_ms} ms"
+    )
+
+
+def _dry_lines(prefix: str, summary: Mapping[str, Any]) -> list[str]:
+    seen, to_load = summary.get("objects_seen", 0), summary.get("objects_to_load", 0)
+    lines = [
+        f"{prefix}, dry run: {seen} object(s), {seen - to_load} already loaded, {to_load} to load"
+    ]
+    for hour in summary.get("hours", []):
+        lines.append(
+            f"  {hour['hour']}: {hour['objects']} object(s), "
+            f"{hour['already_loaded']} already loaded, {hour['to_load']} to load"
+        )
+        keys = hour.get("keys_to_load", [])
+        lines += [f"    {key}" for key in keys[:KEYS_SHOWN_PER_HOUR]]
+        if hour["to_load"] > KEYS_SHOWN_PER_HOUR:
+            lines.append(f"    ... and {hour['to_load'] - KEYS_SHOWN_PER_HOUR} more")
+    return lines
+
+
+def chunk_lines(summary: Mapping[str, Any]) -> list[str]:
+    """One chunk: a line of counts, or with a dry run a line per hour and the keys to load."""
+    prefix = _span(summary["chunk"])
+    if summary.get("dry_run"):
+        return _dry_lines(prefix, summary)
+    line = _load_line(prefix, summary, summary.get("duration_ms", "?"))
+    if summary.get("run_id") is not None:
+        line += f" (run {summary['run_id']})"
+    return [line]
+
+
+def total_lines(summaries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The whole rerun: the counts summed over its chunks."""
+    if not summaries:
+        return ["Total: nothing was processed"]
+    first, last = summaries[0]["chunk"], summaries[-1]["chunk"]
+    hours = sum(s["chunk"]["hours"] for s in summaries)
+    prefix = f"Total, {first['from']} .. {last['to']} ({hours} h, {len(summaries)} chunk(s))"
+    if summaries[0].get("dry_run"):
+        seen = sum(s.get("objects_seen", 0) for s in summaries)
+        to_load = sum(s.get("objects_to_load", 0) for s in summaries)
+        return [
+            f"{prefix}, dry run: {seen} object(s), {seen - to_load} already loaded, "
+            f"{to_load} to load; nothing was written"
+        ]
+    totals = {name: sum(int(s.get(name, 0)) for s in summaries) for name in LOAD_COUNTS}
+    duration = sum(int(s.get("duration_ms", 0)) for s in summaries)
+    return [_load_line(prefix, totals, duration)]
+
+
+def totals(summaries: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """The counts summed over the chunks, as a dict (for callers that assert on them)."""
+    names = (*LOAD_COUNTS, "objects_to_load", "duration_ms")
+    return {name: sum(int(s.get(name, 0)) for s in summaries) for name in names}
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {
+            "etl_rerun_chunk_lines": chunk_lines,
+            "etl_rerun_total_lines": total_lines,
+            "etl_rerun_totals": totals,
+        }
