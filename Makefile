@@ -81,7 +81,7 @@ test-python: $(VENV)/.stamp ## Python unit and integration tests (moto, a throwa
 molecule: $(addprefix molecule-,$(MOLECULE_ROLES)) ## Every role's molecule scenario, one after another
 
 $(addprefix molecule-,$(MOLECULE_ROLES)): molecule-%: setup
-	cd roles/$* && molecule test
+	cd roles/$* && MOLECULE_INSTANCE=molecule-$* molecule test
 
 test: setup lint test-python molecule ## Everything CI runs
 	@echo "make test: lint, Python tests and molecule ($(MOLECULE_ROLES)) passed"
