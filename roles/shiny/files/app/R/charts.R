@@ -1,0 +1,82 @@
+# Charts drawn on the server with ggplot2 (PNG): Debian's plotly package pairs its R
+# binding with plotly.js 1.31, which the binding no longer works with.
+
+theme_dashboard <- function() {
+  ggplot2::theme_minimal(base_size = 13) +
+    ggplot2::theme(legend.position = "bottom", legend.title = ggplot2::element_blank(),
+                   plot.title = ggplot2::element_text(face = "bold", size = 13),
+                   panel.grid.minor = ggplot2::element_blank())
+}
+
+# Long format for several series over one x: data.frame(x, series, value).
+series_frame <- function(x, ...) {
+  columns <- list(...)
+  do.call(rbind, lapply(names(columns), function(label) {
+    data.frame(x = x, series = label, value = columns[[label]])
+  }))
+}
+
+line_chart <- function(frame, title, y_label = NULL) {
+  frame$series <- factor(frame$series, levels = unique(frame$series))
+  ggplot2::ggplot(frame, ggplot2::aes(x, value, colour = series)) +
+    ggplot2::geom_line(linewidth = 0.9) +
+    ggplot2::scale_y_continuous(labels = scales::label_comma(), limits = c(0, NA)) +
+    ggplot2::labs(title = title, x = NULL, y = y_label) +
+    theme_dashboard()
+}
+
+# A Sankey diagram: nodes (name, column) stacked in their column, links
+# (source, target, value) drawn as bands whose width is the value.
+sankey_chart <- function(nodes, links, title) {
+  links <- links[links$value > 0, ]
+  nodes$size <- pmax(
+    vapply(nodes$name, function(n) sum(links$value[links$source == n]), 0),
+    vapply(nodes$name, function(n) sum(links$value[links$target == n]), 0)
+  )
+  nodes <- nodes[nodes$size > 0, ]
+  total <- max(tapply(nodes$size, nodes$column, sum))
+  gap <- total * 0.04
+  nodes$y0 <- 0
+  for (col in unique(nodes$column)) {
+    rows <- which(nodes$column == col)
+    nodes$y0[rows] <- c(0, cumsum(nodes$size[rows] + gap))[seq_along(rows)]
+  }
+  nodes$y1 <- nodes$y0 + nodes$size
+  width <- 0.08
+  out_used <- setNames(nodes$y0, nodes$name)
+  in_used <- setNames(nodes$y0, nodes$name)
+  t <- seq(0, 1, length.out = 30)
+  ease <- (1 - cos(pi * t)) / 2
+  bands <- do.call(rbind, lapply(seq_len(nrow(links)), function(i) {
+    l <- links[i, ]
+    s <- nodes[nodes$name == l$source, ]
+    d <- nodes[nodes$name == l$target, ]
+    y_s <- out_used[[l$source]]
+    y_d <- in_used[[l$target]]
+    out_used[[l$source]] <<- y_s + l$value
+    in_used[[l$target]] <<- y_d + l$value
+    x <- s$column + width / 2 + t * (d$column - s$column - width)
+    data.frame(
+      link = i,
+      x = c(x, rev(x)),
+      y = c(y_s + ease * (y_d - y_s), rev(y_s + l$value + ease * (y_d - y_s))),
+      flow = if (grepl("^(left|end)", l$target)) "leaves" else "continues"
+    )
+  }))
+  ggplot2::ggplot() +
+    ggplot2::geom_polygon(data = bands, ggplot2::aes(x, -y, group = link, fill = flow),
+                          alpha = 0.45) +
+    ggplot2::geom_rect(data = nodes, ggplot2::aes(xmin = column - width / 2,
+                                                  xmax = column + width / 2,
+                                                  ymin = -y1, ymax = -y0), fill = "#495057") +
+    ggplot2::geom_text(data = nodes, ggplot2::aes(x = column + width / 2 + 0.02,
+                                                  y = -(y0 + y1) / 2,
+                                                  label = paste0(name, " (", fmt_int(size), ")")),
+                       hjust = 0, size = 3.2) +
+    ggplot2::scale_fill_manual(values = c(continues = "#0d6efd", leaves = "#adb5bd")) +
+    ggplot2::scale_x_continuous(expand = ggplot2::expansion(add = c(0.1, 1.4))) +
+    ggplot2::labs(title = title, x = NULL, y = NULL) +
+    ggplot2::theme_void(base_size = 13) +
+    ggplot2::theme(legend.position = "bottom", legend.title = ggplot2::element_blank(),
+                   plot.title = ggplot2::element_text(face = "bold", size = 13))
+}

@@ -1,0 +1,22 @@
+-- Overview chart by hour: events, sessions started and their distinct visitors per UTC
+-- hour of $1..$2.
+WITH range AS (
+    SELECT $1::date::timestamp AT TIME ZONE 'UTC' AS lo,
+           ($2::date + 1)::timestamp AT TIME ZONE 'UTC' AS hi
+), ev AS (
+    SELECT h.event_hour AS hour, sum(h.events) AS events
+    FROM public.hourly_event_counts h, range r
+    WHERE h.event_hour >= r.lo AND h.event_hour < r.hi
+    GROUP BY 1
+), se AS (
+    SELECT date_trunc('hour', s.started_at, 'UTC') AS hour, count(*) AS sessions,
+           count(DISTINCT s.visitor_key) AS visitors
+    FROM public.sessions s, range r
+    WHERE s.started_at >= r.lo AND s.started_at < r.hi
+    GROUP BY 1
+)
+SELECT to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:00') AS period,
+       coalesce(ev.events, 0)::float8 AS events, coalesce(se.sessions, 0)::float8 AS sessions,
+       coalesce(se.visitors, 0)::float8 AS visitors
+FROM ev FULL JOIN se USING (hour)
+ORDER BY hour;

@@ -1,0 +1,334 @@
+"""The dashboards in headless Chromium, on a warehouse loaded through the real ETL.
+
+Every tab renders without an error; the figures of the Overview and Funnel tabs
+equal the same figures computed in SQL from the raw events table
+(tools/datagen/dashboard_reference.py); the date filter changes them; an empty
+warehouse says so plainly.  The app runs as a login that may not read the raw
+events table at all, which proves no panel scans it.  Screenshots of every tab go
+to .state/screenshots/.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dashboard_reference as reference
+import pytest
+from shiny_test_support import FIRST_DAY, LAST_DAY, READER_PASSWORD, Warehouse
+
+pytestmark = pytest.mark.integration
+
+TABS = ("overview", "funnel", "products", "journeys", "pipeline")
+PROBE_ROLE = "dashboards_probe"
+# What the dashboards may read: the rollups and the ETL's bookkeeping, not the events.
+PROBE_TABLES = (
+    "hourly_event_counts",
+    "sessions",
+    "daily_funnel",
+    "daily_product_engagement",
+    "etl_runs",
+    "etl_manifest",
+    "etl_rejects",
+    "etl_pending_rollups",
+)
+# Chromium's request for /favicon.ico, which the app does not serve.
+HARMLESS_CONSOLE = ("favicon.ico",)
+
+
+# ---------------------------------------------------------------------------------------------
+# page helpers
+# ---------------------------------------------------------------------------------------------
+IDLE_JS = """
+const s = window.Shiny;
+if (!s || !s.shinyapp || !s.shinyapp.isConnected()) return false;
+if (document.documentElement.classList.contains('shiny-busy')) return false;
+if (document.querySelector('.recalculating')) return false;
+const pane = document.querySelector('.tab-pane.active');
+if (!pane) return false;
+for (const img of pane.querySelectorAll('.shiny-plot-output img')) {
+  if (!img.complete || img.naturalWidth === 0) return false;
+}
+for (const out of pane.querySelectorAll('.shiny-bound-output')) {
+  if (out.offsetParent !== null && out.innerHTML.trim() === ''
+      && !out.classList.contains('shiny-html-output')
+      && !out.classList.contains('shiny-table-output')
+      && !out.classList.contains('html-widget-output')) return false;
+}
+return true;
+"""
+
+
+def wait_idle(driver: Any, timeout: float = 60) -> None:
+    """Until Shiny is connected and idle and the active tab's outputs have rendered."""
+    deadline = time.monotonic() + timeout
+    settled = 0
+    while time.monotonic() < deadline:
+        settled = settled + 1 if driver.execute_script(IDLE_JS) else 0
+        if settled >= 3:  # idle on three polls in a row: no output is pending
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"the page did not settle within {timeout} s")
+
+
+def open_tab(driver: Any, tab: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.CSS_SELECTOR, f'a[data-value="{tab}"]').click()
+    wait_idle(driver)
+
+
+def output_errors(driver: Any) -> list[str]:
+    """Error messages shown by outputs (validation messages excluded)."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll("
+        "'.shiny-output-error:not(.shiny-output-error-validation)'))"
+        ".map(e => e.id + ': ' + e.textContent.trim());"
+    )
+
+
+def validation_messages(driver: Any) -> list[str]:
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('.tab-pane.active "
+        ".shiny-output-error-validation')).map(e => e.textContent.trim());"
+    )
+
+
+def read_table(driver: Any, output_id: str) -> list[dict[str, str]]:
+    """An HTML table output as a list of {header: cell text}."""
+    return driver.execute_script(
+        """
+        const table = document.querySelector('#' + arguments[0] + ' table');
+        if (!table) return null;
+        const head = Array.from(table.querySelectorAll('thead th'))
+          .map(th => th.textContent.trim());
+        return Array.from(table.querySelectorAll('tbody tr')).map(tr => {
+          const row = {};
+          Array.from(tr.querySelectorAll('td'))
+            .forEach((td, i) => row[head[i]] = td.textContent.trim());
+          return row;
+        });
+        """,
+        output_id,
+    )
+
+
+def kpi(driver: Any, kpi_id: str) -> float:
+    value = driver.execute_script(
+        "const e = document.querySelector('#' + arguments[0] + ' .kpi-value');"
+        "return e ? e.getAttribute('data-value') : null;",
+        kpi_id,
+    )
+    assert value is not None, f"card {kpi_id} is not shown"
+    return float(value)
+
+
+def number(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+def set_dates(driver: Any, first: date, last: date) -> None:
+    """Type the dates into the filter as a person would."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    start, end = driver.find_elements(By.CSS_SELECTOR, "#range input")
+    for field, value in ((end, last), (start, first)):
+        field.click()
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(value.isoformat())
+        field.send_keys(Keys.ESCAPE)
+    driver.find_element(By.CSS_SELECTOR, ".navbar-brand").click()
+    wait_idle(driver)
+
+
+def console_errors(driver: Any) -> list[str]:
+    return [
+        entry["message"]
+        for entry in driver.get_log("browser")
+        if entry["level"] == "SEVERE" and not any(h in entry["message"] for h in HARMLESS_CONSOLE)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# fixtures
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def probe_login(warehouse: Warehouse) -> dict[str, str]:
+    """A login that reads the rollups and bookkeeping only: no raw events."""
+    password = "dashboards-probe-password"
+    statements = [
+        f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PROBE_ROLE}') "
+        f"THEN CREATE ROLE {PROBE_ROLE} LOGIN PASSWORD '{password}'; END IF; END $$",
+        f'GRANT CONNECT ON DATABASE "{warehouse.loaded}" TO {PROBE_ROLE}',
+        f"GRANT USAGE ON SCHEMA public TO {PROBE_ROLE}",
+        f"GRANT SELECT ON {', '.join('public.' + t for t in PROBE_TABLES)} TO {PROBE_ROLE}",
+    ]
+    warehouse.server.psql(warehouse.loaded, *[a for s in statements for a in ("-c", s)])
+    env = warehouse.reader_env(warehouse.loaded)
+    env.update(DW_PG_USER=PROBE_ROLE, DW_PG_PASSWORD=password)
+    return env
+
+
+@pytest.fixture(scope="module")
+def loaded_page(start_app: Any, browser: Any, probe_login: dict[str, str]) -> Any:
+    app = start_app(probe_login)
+    browser.get(app.url)
+    wait_idle(browser)
+    browser.app_log = app.log
+    return browser
+
+
+@pytest.fixture(scope="module")
+def raw(warehouse: Warehouse) -> Any:
+    conn = warehouse.connect(warehouse.loaded)
+    yield conn
+    conn.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# tests
+# ---------------------------------------------------------------------------------------------
+def test_probe_login_cannot_read_raw_events(warehouse: Warehouse, probe_login: dict[str, str]):
+    import psycopg2
+
+    conn = warehouse.connect(warehouse.loaded, PROBE_ROLE, probe_login["DW_PG_PASSWORD"])
+    try:
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege), conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM public.clickstream_events")
+    finally:
+        conn.close()
+
+
+def test_every_tab_renders_without_error(loaded_page: Any, screenshots: Path):
+    from selenium.webdriver.common.by import By
+
+    for tab in TABS:
+        open_tab(loaded_page, tab)
+        loaded_page.save_screenshot(str(screenshots / f"{tab}.png"))
+        pane = loaded_page.find_element(By.CSS_SELECTOR, ".tab-pane.active")
+        assert pane.get_attribute("data-value") == tab
+        assert output_errors(loaded_page) == [], tab
+        assert validation_messages(loaded_page) == [], tab
+        plots = pane.find_elements(By.CSS_SELECTOR, ".shiny-plot-output img")
+        tables = pane.find_elements(By.CSS_SELECTOR, "table tbody tr")
+        assert plots, f"{tab} shows no chart"
+        assert tables, f"{tab} shows no table row"
+    assert console_errors(loaded_page) == []
+    log = Path(loaded_page.app_log).read_text()
+    assert "Error" not in log, log
+
+
+def test_overview_figures_equal_sql(loaded_page: Any, raw: Any):
+    open_tab(loaded_page, "overview")
+    events, sessions, visitors, converted, bounced = reference.fetch(
+        raw, "overview_kpis", FIRST_DAY, LAST_DAY
+    )[0]
+    assert events == 3000  # the whole generated week is in the default range
+    assert kpi(loaded_page, "kpi-events") == events
+    assert kpi(loaded_page, "kpi-sessions") == sessions
+    assert kpi(loaded_page, "kpi-visitors") == visitors
+    assert kpi(loaded_page, "kpi-conversion") == pytest.approx(converted / sessions, abs=1e-6)
+    assert kpi(loaded_page, "kpi-bounce") == pytest.approx(bounced / sessions, abs=1e-6)
+
+    shown = read_table(loaded_page, "overview_daily_table")
+    expected = reference.fetch(raw, "overview_daily", FIRST_DAY, LAST_DAY)
+    assert [
+        (
+            r["Day"],
+            number(r["Events"]),
+            number(r["Sessions"]),
+            number(r["Users"]),
+            number(r["Converted sessions"]),
+        )
+        for r in shown
+    ] == [tuple(row) for row in expected]
+
+
+def test_funnel_figures_equal_sql(loaded_page: Any, raw: Any):
+    open_tab(loaded_page, "funnel")
+    expected = reference.fetch(raw, "funnel_steps", FIRST_DAY, LAST_DAY)
+    shown = read_table(loaded_page, "funnel_table")
+    assert [
+        (
+            r["Step"],
+            number(r["Sessions in order"]),
+            number(r["Sessions with step"]),
+            number(r["Events"]),
+        )
+        for r in shown
+    ] == [
+        (f"{no}. {name}", in_order, sessions, events)
+        for no, name, in_order, sessions, events in expected
+    ]
+    first = expected[0][2]
+    for row, (_no, _name, in_order, _s, _e) in zip(shown, expected, strict=True):
+        assert row["Of first step"] == f"{100 * in_order / first:.1f}%"
+    # the strict funnel narrows at every step and somebody bought something
+    in_order = [row[2] for row in expected]
+    assert in_order == sorted(in_order, reverse=True)
+    assert in_order[-1] > 0
+
+    daily = read_table(loaded_page, "funnel_daily_table")
+    expected_daily = reference.fetch(raw, "funnel_daily", FIRST_DAY, LAST_DAY)
+    steps = (
+        "home_view",
+        "category_view",
+        "product_view",
+        "add_to_cart_click",
+        "checkout_start",
+        "checkout_complete",
+    )
+    assert [(r["Day"], *(number(r[s]) for s in steps)) for r in daily] == [
+        tuple(row) for row in expected_daily
+    ]
+
+
+def test_date_filter_narrows_the_figures(loaded_page: Any, raw: Any):
+    day = date(2025, 3, 5)
+    open_tab(loaded_page, "overview")
+    set_dates(loaded_page, day, day)
+    events, sessions, visitors, _converted, _bounced = reference.fetch(
+        raw, "overview_kpis", day, day
+    )[0]
+    assert 0 < events < 3000
+    assert kpi(loaded_page, "kpi-events") == events
+    assert kpi(loaded_page, "kpi-sessions") == sessions
+    assert kpi(loaded_page, "kpi-visitors") == visitors
+    assert [r["Day"] for r in read_table(loaded_page, "overview_daily_table")] == ["2025-03-05"]
+
+    open_tab(loaded_page, "funnel")
+    expected = reference.fetch(raw, "funnel_steps", day, day)
+    shown = read_table(loaded_page, "funnel_table")
+    assert [number(r["Sessions in order"]) for r in shown] == [row[2] for row in expected]
+
+    # a range without data says so instead of drawing empty charts
+    set_dates(loaded_page, date(2024, 1, 1), date(2024, 1, 7))
+    assert any(
+        "No events between 2024-01-01 and 2024-01-07" in m for m in validation_messages(loaded_page)
+    )
+    assert output_errors(loaded_page) == []
+    set_dates(loaded_page, FIRST_DAY, LAST_DAY)
+
+
+def test_empty_warehouse_says_there_is_no_data(
+    start_app: Any, browser: Any, warehouse: Warehouse, screenshots: Path
+):
+    app = start_app({**warehouse.reader_env(warehouse.empty), "DW_PG_PASSWORD": READER_PASSWORD})
+    browser.get(app.url)
+    wait_idle(browser)
+    from selenium.webdriver.common.by import By
+
+    notice = browser.find_element(By.ID, "no-data").text
+    assert notice.startswith("No data yet.")
+    for tab in TABS:
+        open_tab(browser, tab)
+        assert output_errors(browser) == [], tab
+        messages = validation_messages(browser)
+        assert messages, f"{tab} shows nothing about the missing data"
+        assert all(m.startswith("No data yet") or m == "No ETL run yet." for m in messages), (
+            messages
+        )
+    browser.save_screenshot(str(screenshots / "empty-warehouse.png"))

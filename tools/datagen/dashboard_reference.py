@@ -1,0 +1,179 @@
+"""The dashboards' figures computed from the raw events table, independently of the ETL.
+
+The dashboards read the rollups the ETL maintains (roles/shiny/files/app/sql/); the
+queries here compute the same figures from ``public.clickstream_events`` alone, in a
+different way where they can (the strict funnel by pattern matching each session's
+step sequence, sessions by grouping their events).  The browser test checks the
+dashboards against them; the benchmark times them as the baseline.
+
+Parameters (psycopg2): ``%(first)s`` and ``%(last)s``, the first and last UTC day.
+Sessions are the events' ``sessionId`` (every generated event has one); a session
+belongs to the day or hour of its first event, wherever its other events fall.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+RANGE = """
+range AS (
+    SELECT %(first)s::date::timestamp AT TIME ZONE 'UTC' AS lo,
+           (%(last)s::date + 1)::timestamp AT TIME ZONE 'UTC' AS hi
+)"""
+
+# Every session from all of its events (not only those in the range).
+SESSIONS = """
+session_facts AS (
+    SELECT e.session_id, min(e.event_timestamp) AS started_at,
+           (array_agg(coalesce(e.client_id, e.user_id) ORDER BY e.event_timestamp, e.event_id)
+               FILTER (WHERE coalesce(e.client_id, e.user_id) IS NOT NULL))[1] AS visitor,
+           bool_or(e.event_name = 'checkout_complete') AS converted,
+           count(*) AS events,
+           (array_agg(e.event_name ORDER BY e.event_timestamp, e.event_id))[1] AS first_event,
+           (array_agg(e.event_name ORDER BY e.event_timestamp DESC, e.event_id DESC))[1]
+               AS last_event
+    FROM public.clickstream_events e
+    WHERE e.session_id IS NOT NULL
+    GROUP BY e.session_id
+)"""
+
+# Step k is reached in order when the session's sequence of step numbers that day
+# matches 1.*2.* ... k.
+STEPS = """
+steps (step_no, step_name, pattern) AS (
+    VALUES (1, 'home_view', '1'), (2, 'category_view', '1.*2'),
+           (3, 'product_view', '1.*2.*3'), (4, 'add_to_cart_click', '1.*2.*3.*4'),
+           (5, 'checkout_start', '1.*2.*3.*4.*5'), (6, 'checkout_complete', '1.*2.*3.*4.*5.*6')
+), step_events AS (
+    SELECT (e.event_timestamp AT TIME ZONE 'UTC')::date AS day,
+           coalesce(e.session_id, 'v:' || coalesce(e.client_id, e.user_id)) AS unit,
+           st.step_no, e.event_timestamp, e.event_id
+    FROM public.clickstream_events e
+    JOIN steps st ON st.step_name = e.event_name
+    CROSS JOIN range r
+    WHERE e.event_timestamp >= r.lo AND e.event_timestamp < r.hi
+), sequences AS (
+    SELECT s.day, s.unit, string_agg(s.step_no::text, '' ORDER BY s.event_timestamp, s.event_id)
+               AS sequence
+    FROM step_events s
+    GROUP BY s.day, s.unit
+)"""
+
+QUERIES: dict[str, str] = {
+    "overview_kpis": f"""
+WITH {RANGE}, {SESSIONS}
+SELECT (SELECT count(*) FROM public.clickstream_events e, range r
+         WHERE e.event_timestamp >= r.lo AND e.event_timestamp < r.hi) AS events,
+       count(*) AS sessions, count(DISTINCT s.visitor) AS visitors,
+       count(*) FILTER (WHERE s.converted) AS converted,
+       count(*) FILTER (WHERE s.events = 1) AS bounced
+FROM session_facts s, range r
+WHERE s.started_at >= r.lo AND s.started_at < r.hi
+""",  # noqa: S608 - constant SQL, the values are bound parameters
+    "overview_daily": f"""
+WITH {RANGE}, {SESSIONS},
+days AS (
+    SELECT d::date AS day FROM generate_series(%(first)s::date, %(last)s::date, '1 day') AS d
+), ev AS (
+    SELECT (e.event_timestamp AT TIME ZONE 'UTC')::date AS day, count(*) AS events
+    FROM public.clickstream_events e, range r
+    WHERE e.event_timestamp >= r.lo AND e.event_timestamp < r.hi
+    GROUP BY 1
+), se AS (
+    SELECT (s.started_at AT TIME ZONE 'UTC')::date AS day, count(*) AS sessions,
+           count(DISTINCT s.visitor) AS visitors, count(*) FILTER (WHERE s.converted) AS converted
+    FROM session_facts s, range r
+    WHERE s.started_at >= r.lo AND s.started_at < r.hi
+    GROUP BY 1
+)
+SELECT d.day::text AS day, coalesce(ev.events, 0) AS events, coalesce(se.sessions, 0) AS sessions,
+       coalesce(se.visitors, 0) AS visitors, coalesce(se.converted, 0) AS converted
+FROM days d LEFT JOIN ev USING (day) LEFT JOIN se USING (day)
+ORDER BY d.day
+""",  # noqa: S608 - constant SQL, the values are bound parameters
+    "overview_hourly": f"""
+WITH {RANGE}
+SELECT date_trunc('hour', e.event_timestamp, 'UTC') AS hour, count(*) AS events,
+       count(DISTINCT e.session_id) AS sessions,
+       count(DISTINCT coalesce(e.client_id, e.user_id)) AS visitors
+FROM public.clickstream_events e, range r
+WHERE e.event_timestamp >= r.lo AND e.event_timestamp < r.hi
+GROUP BY 1 ORDER BY 1
+""",  # noqa: S608 - constant SQL, the values are bound parameters
+    "event_mix": f"""
+WITH {RANGE}
+SELECT e.event_name, count(*) AS events
+FROM public.clickstream_events e, range r
+WHERE e.event_timestamp >= r.lo AND e.event_timestamp < r.hi
+GROUP BY 1 ORDER BY 2 DESC, 1
+""",  # noqa: S608 - constant SQL, the values are bound parameters
+    "funnel_steps": f"""
+WITH {RANGE}, {STEPS}
+SELECT st.step_no, st.step_name,
+       (SELECT count(*) FROM sequences q WHERE q.sequence ~ st.pattern) AS sessions_in_order,
+       (SELECT count(*) FROM (SELECT DISTINCT x.day, x.unit FROM step_events x
+                               WHERE x.step_no = st.step_no) u) AS sessions,
+       (SELECT count(*) FROM step_events x WHERE x.step_no = st.step_no) AS events
+FROM steps st
+ORDER BY st.step_no
+""",  # noqa: S608 - constant SQL, the values are bound parameters
+    "funnel_daily": f"""
+WITH {RANGE}, {STEPS}
+SELECT q.day::text AS day,
+       count(*) FILTER (WHERE q.sequence ~ '1') AS home_view,
+       count(*) FILTER (WHERE q.sequence ~ '1.*2') AS category_view,
+       count(*) FILTER (WHERE q.sequence ~ '1.*2.*3') AS product_view,
+       count(*) FILTER (WHERE q.sequence ~ '1.*2.*3.*4') AS add_to_cart_click,
+       count(*) FILTER (WHERE q.sequence ~ '1.*2.*3.*4.*5') AS checkout_start,
+       count(*) FILTER (WHERE q.sequence ~ '1.*2.*3.*4.*5.*6') AS checkout_complete
+FROM sequences q
+GROUP BY q.day ORDER BY q.day
+""",  # noqa: S608 - constant SQL, the values are bound parameters
+    "products": f"""
+WITH {RANGE}
+SELECT e.context_product_id AS product_id,
+       count(*) FILTER (WHERE e.event_name = 'product_view') AS views,
+       count(*) FILTER (WHERE e.event_name = 'add_to_cart_click') AS add_to_cart,
+       count(*) FILTER (WHERE e.event_name = 'wishlist_toggle') AS wishlist
+FROM public.clickstream_events e, range r
+WHERE e.event_timestamp >= r.lo AND e.event_timestamp < r.hi
+  AND e.context_product_id IS NOT NULL
+GROUP BY 1 ORDER BY views DESC, 1
+""",  # noqa: S608 - constant SQL, the values are bound parameters
+    "product_categories": f"""
+WITH {RANGE}
+SELECT e.context_product_category AS category,
+       count(*) FILTER (WHERE e.event_name = 'product_view') AS views,
+       count(*) FILTER (WHERE e.event_name = 'add_to_cart_click') AS add_to_cart
+FROM public.clickstream_events e, range r
+WHERE e.event_timestamp >= r.lo AND e.event_timestamp < r.hi
+  AND e.context_product_id IS NOT NULL
+GROUP BY 1 ORDER BY views DESC, 1
+""",  # noqa: S608 - constant SQL, the values are bound parameters
+    "journey_entry_exit": f"""
+WITH {RANGE}, {SESSIONS}
+SELECT s.first_event, s.last_event, count(*) AS sessions
+FROM session_facts s, range r
+WHERE s.started_at >= r.lo AND s.started_at < r.hi
+GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 25
+""",  # noqa: S608 - constant SQL, the values are bound parameters
+    "journey_depth": f"""
+WITH {RANGE}, {SESSIONS}
+SELECT least(s.events, 20) AS depth, count(*) AS sessions
+FROM session_facts s, range r
+WHERE s.started_at >= r.lo AND s.started_at < r.hi
+GROUP BY 1 ORDER BY 1
+""",  # noqa: S608 - constant SQL, the values are bound parameters
+}
+
+
+def params(first: date, last: date) -> dict[str, Any]:
+    return {"first": first, "last": last}
+
+
+def fetch(conn: Any, name: str, first: date, last: date) -> list[tuple]:
+    """Run one reference query on a psycopg2 connection; rows as tuples."""
+    with conn.cursor() as cur:
+        cur.execute(QUERIES[name], params(first, last))
+        return cur.fetchall()
