@@ -1,4 +1,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Ansible reads DOCUMENTATION before the imports, as in every plugin.
+# ruff: noqa: E402
 """containers.podman.podman, with pipelining.
 
 The upstream plugin copies every module into the container and runs it with
@@ -88,4 +90,5 @@ class Connection(PodmanConnection):
         args = ["exec", "--interactive"]
         if self.user:
             args += ["--user", self.user]
-        return self._podman(args, shlex.split(to_native(cmd, errors="surrogate_or_strict")), in_data)
+        command = shlex.split(to_native(cmd, errors="surrogate_or_strict"))
+        return self._podman(args, command, in_data)
