@@ -77,12 +77,18 @@ def test_a_changed_source_changes_the_zip(params, lambda_zip, tmp_path):
     before = lambda_zip.package(params(src=str(src)), check_mode=False)
     handler = src / "handler.py"
     handler.write_text(handler.read_text() + "\n# a change\n")
+    stamp = Path(before["path"] + ".inputs.json").read_bytes()
     in_check_mode = lambda_zip.package(params(src=str(src)), check_mode=True)
     assert in_check_mode["changed"]
     assert sha256(before["path"]) == before["sha256"], "check mode wrote the zip"
+    assert Path(before["path"] + ".inputs.json").read_bytes() == stamp
+    assert in_check_mode["path"] != before["path"]
     after = lambda_zip.package(params(src=str(src)), check_mode=False)
     assert after["changed"]
     assert after["sha256"] != before["sha256"]
+    # Check mode predicted exactly the zip the real run built.
+    assert in_check_mode["sha256"] == after["sha256"]
+    assert after["path"] == before["path"]
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,10 @@ description:
     --target ...)) and writes a zip whose bytes depend only on the inputs -
     entries sorted by path, every timestamp 1980-01-01 00:00:00, files
     C(0644), no extra attributes, no directory entries, DEFLATE level 9.
+  - In check mode a zip that needs rebuilding is built into
+    C(<dest folder>/.check-mode/) instead, and RV(path) names it, so tasks
+    that publish the zip compare its real checksum; the zip at O(dest) and
+    its stamp are not touched.
   - The inputs (sources, requirements, runtime, architecture, pip options,
     precompilation and this builder's version) are hashed; the hash and the
     zip's checksum are stored beside the zip (C(<dest>.inputs.json)). The zip
@@ -83,20 +87,20 @@ author: Clickstream platform team
 
 RETURN = r"""
 path:
-  description: The zip.
+  description: The zip (in check mode, when it would be rebuilt, the scratch copy built instead).
   returned: always
   type: str
 size:
   description: Size of the zip in bytes.
-  returned: unless check mode would rebuild it
+  returned: always
   type: int
 sha256:
   description: Hex SHA-256 of the zip.
-  returned: unless check mode would rebuild it
+  returned: always
   type: str
 code_sha256:
   description: Base64 SHA-256 of the zip, what Lambda calls CodeSha256.
-  returned: unless check mode would rebuild it
+  returned: always
   type: str
 inputs_hash:
   description: Hash of everything the zip is built from.
@@ -104,7 +108,7 @@ inputs_hash:
   type: str
 files:
   description: Number of entries in the zip.
-  returned: unless check mode would rebuild it
+  returned: always
   type: int
 precompiled:
   description: Whether .pyc files are in the zip.
@@ -137,6 +141,7 @@ from ansible.module_utils.basic import AnsibleModule
 BUILDER_VERSION = "1"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644  # regular file, rw-r--r--
+CHECK_MODE_FOLDER = ".check-mode"  # beside the zips: what check mode would build
 LAMBDA_TASK_ROOT = "/var/task"  # where Lambda unpacks the zip
 PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 RUNTIME_RE = re.compile(r"^python(3)\.(\d+)$")
@@ -368,16 +373,31 @@ def package(params: dict, check_mode: bool) -> dict:
         result["files"] = stamp.get("files")
         return result
     if check_mode:
-        result["changed"] = True
-        return result
+        # The zip at dest is left alone; the would-be zip is built aside, so
+        # the tasks that publish it compare its real checksum in check mode too.
+        params = dict(params, dest=check_mode_path(params["dest"]))
     os.makedirs(os.path.dirname(params["dest"]) or ".", exist_ok=True)
     count = build(params, files, deps, version, bool(compile_with))
     sha_hex, sha_b64, size = checksums(params["dest"])
-    with open(stamp_path, "w", encoding="utf-8") as handle:
-        json.dump({"inputs_hash": wanted, "sha256": sha_hex, "files": count}, handle, indent=1)
-        handle.write("\n")
-    result.update(changed=True, sha256=sha_hex, code_sha256=sha_b64, size=size, files=count)
+    if not check_mode:
+        with open(stamp_path, "w", encoding="utf-8") as handle:
+            json.dump({"inputs_hash": wanted, "sha256": sha_hex, "files": count}, handle, indent=1)
+            handle.write("\n")
+    result.update(
+        changed=True,
+        path=params["dest"],
+        sha256=sha_hex,
+        code_sha256=sha_b64,
+        size=size,
+        files=count,
+    )
     return result
+
+
+def check_mode_path(dest: str) -> str:
+    """Where check mode builds the zip it would write to dest."""
+    folder, name = os.path.split(dest)
+    return os.path.join(folder, CHECK_MODE_FOLDER, name)
 
 
 def main() -> None:
