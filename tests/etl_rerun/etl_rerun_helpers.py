@@ -136,3 +136,39 @@ def load_file(name: str, path: Path) -> Any:
 
 ROLE = PROJECT_ROOT / "roles" / "etl_rerun"
 RERUN_PLAYBOOK = PROJECT_ROOT / "playbooks" / "etl_rerun.yml"
+
+
+def create_function_with_alias(endpoint: str, name: str, alias: str = "live") -> str:
+    """A function with a published version and an alias, as lambda_function leaves it;
+    returns the alias ARN."""
+    import io
+    import zipfile
+
+    role = aws_client("iam", endpoint).create_role(
+        RoleName=f"{name}-role",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return {}\n")
+    client = aws_client("lambda", endpoint)
+    client.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": code.getvalue()},
+        Publish=True,
+    )
+    return client.create_alias(FunctionName=name, Name=alias, FunctionVersion="1")["AliasArn"]

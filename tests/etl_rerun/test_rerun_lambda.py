@@ -10,14 +10,12 @@ and a FunctionError stops the run at its chunk.
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from typing import Any
 
 import pytest
 import requests
-from etl_rerun_helpers import REGION, RERUN_PLAYBOOK, aws_client, run_playbook
+from etl_rerun_helpers import REGION, RERUN_PLAYBOOK, create_function_with_alias, run_playbook
 
 pytestmark = pytest.mark.integration
 
@@ -32,35 +30,7 @@ def lambda_endpoint(moto_endpoint: str) -> str:
         f"{moto_endpoint}/moto-api/config", json={"lambda": {"use_docker": False}}, timeout=10
     )
     response.raise_for_status()
-    iam = aws_client("iam", moto_endpoint)
-    role = iam.create_role(
-        RoleName="clickstream-etl-lambda",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "lambda.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("handler.py", "def handler(event, context):\n    return {}\n")
-    client = aws_client("lambda", moto_endpoint)
-    client.create_function(
-        FunctionName=FUNCTION,
-        Runtime="python3.12",
-        Role=role,
-        Handler="handler.handler",
-        Code={"ZipFile": code.getvalue()},
-        Publish=True,
-    )
-    client.create_alias(FunctionName=FUNCTION, Name="live", FunctionVersion="1")
+    create_function_with_alias(moto_endpoint, FUNCTION)
     return moto_endpoint
 
 

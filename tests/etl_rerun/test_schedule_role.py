@@ -7,14 +7,12 @@ back with boto3.
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
-from etl_rerun_helpers import REGION, aws_client, run_playbook
+from etl_rerun_helpers import REGION, aws_client, create_function_with_alias, run_playbook
 
 pytestmark = pytest.mark.integration
 
@@ -27,37 +25,10 @@ ALIAS_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION}:live"
 
 @pytest.fixture(scope="module")
 def etl_alias(moto_endpoint: str) -> str:
-    """An ETL function with a published version and a `live` alias, as lambda_function leaves it."""
-    iam = aws_client("iam", moto_endpoint)
-    role = iam.create_role(
-        RoleName="clickstream-etl-lambda",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "lambda.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
-    package = io.BytesIO()
-    with zipfile.ZipFile(package, "w") as archive:
-        archive.writestr("handler.py", "def handler(event, context):\n    return {}\n")
-    client = aws_client("lambda", moto_endpoint)
-    client.create_function(
-        FunctionName=FUNCTION,
-        Runtime="python3.12",
-        Role=role,
-        Handler="handler.handler",
-        Code={"ZipFile": package.getvalue()},
-        Publish=True,
-    )
-    client.create_alias(FunctionName=FUNCTION, Name="live", FunctionVersion="1")
-    return ALIAS_ARN
+    """An ETL function with a published version and a `live` alias."""
+    arn = create_function_with_alias(moto_endpoint, FUNCTION)
+    assert arn == ALIAS_ARN
+    return arn
 
 
 def write_play(directory: Path, role_vars: dict[str, Any], endpoint: str) -> Path:
