@@ -9,7 +9,8 @@ cannot invoke a Lambda without Docker, so nothing is invoked: the ingest path
 is exercised through the local endpoint the playbook starts, which runs the
 handler from the built zip against moto's S3.
 
-The tests run in order and share one deployment: first run, second run,
+The tests run in order and share one deployment: check mode on the empty
+account, first run, second run,
 check mode, a code change, a configuration change, then the endpoint stopped.
 The later runs use --tags to leave out the HTTP API play, which the earlier
 ones cover: each run costs 20-30 s of module start-ups on a loaded machine.
@@ -171,8 +172,14 @@ def _explain(run) -> str:
 @pytest.fixture(scope="module")
 def lab(moto, run_playbook, tmp_path_factory, wheelhouse):
     lab = Lab(moto, run_playbook, tmp_path_factory.mktemp("lambdas"), wheelhouse)
-    first = lab.run()
-    lab.first_run = first
+    lab.check_run = lab.run("--check")
+    lab.after_check = {
+        "functions": lab.lam.list_functions()["Functions"],
+        "apis": lab.apigw.get_apis()["Items"],
+        "zips": sorted(p.name for p in lab.build_dir.glob("*.zip")),
+        "endpoint": (lab.state_dir / "ingest_endpoint.pid").exists(),
+    }
+    lab.first_run = lab.run()
     yield lab
     # Never leave the endpoint behind, whatever happened above.
     lab.run("--tags", "ingest_endpoint", ingest_endpoint_state="absent")
@@ -180,6 +187,13 @@ def lab(moto, run_playbook, tmp_path_factory, wheelhouse):
     if pidfile.exists():
         with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+
+def test_check_mode_on_an_empty_account_creates_nothing(lab):
+    run = lab.check_run
+    assert run.returncode == 0, _explain(run)
+    assert run.changed > 0
+    assert lab.after_check == {"functions": [], "apis": [], "zips": [], "endpoint": False}
 
 
 def test_first_run_packages_publishes_and_serves(lab):
