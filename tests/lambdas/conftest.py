@@ -190,3 +190,12 @@ def publish_module():
     return load_module(
         "roles/lambda_function/library/lambda_publish_version.py", "lambda_publish_under_test"
     )
+
+
+@pytest.fixture(scope="session")
+def publish_action():
+    """The action plugin that gives lambda_publish_version its connection defaults."""
+    return load_module(
+        "roles/lambda_function/action_plugins/lambda_publish_version.py",
+        "publish_action_under_test",
+    )
