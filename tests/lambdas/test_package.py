@@ -248,3 +248,18 @@ def test_the_zip_runs_the_handler(params, lambda_zip, tmp_path):
 def test_bad_inputs_fail_clearly(params, lambda_zip, overrides, message):
     with pytest.raises(lambda_zip.PackageError, match=message):
         lambda_zip.package(params(**overrides), check_mode=False)
+
+
+@pytest.mark.parametrize(
+    ("architecture", "version", "expected"),
+    [
+        # Amazon Linux 2023 runtimes (glibc 2.34) also load manylinux_2_28 wheels,
+        # the only aarch64 build of psycopg2-binary 2.9.13.
+        ("arm64", "3.12", ["manylinux2014_aarch64", "manylinux_2_28_aarch64"]),
+        ("x86_64", "3.13", ["manylinux2014_x86_64", "manylinux_2_28_x86_64"]),
+        # Amazon Linux 2 runtimes (glibc 2.26) do not.
+        ("arm64", "3.11", ["manylinux2014_aarch64"]),
+    ],
+)
+def test_platform_tags_follow_the_runtime_glibc(lambda_zip, architecture, version, expected):
+    assert lambda_zip.platform_tags(architecture, version) == expected

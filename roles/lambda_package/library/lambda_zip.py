@@ -143,7 +143,12 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644  # regular file, rw-r--r--
 CHECK_MODE_FOLDER = ".check-mode"  # beside the zips: what check mode would build
 LAMBDA_TASK_ROOT = "/var/task"  # where Lambda unpacks the zip
-PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}
+# Lambda's python3.12 and later run on Amazon Linux 2023 (glibc 2.34), earlier
+# ones on Amazon Linux 2 (glibc 2.26). pip takes only the platform tags it is
+# given, so name every manylinux level the runtime's glibc can load: some
+# wheels (psycopg2-binary 2.9.13 on aarch64) exist only as manylinux_2_28.
+AL2023_FIRST_MINOR = 12
 RUNTIME_RE = re.compile(r"^python(3)\.(\d+)$")
 
 
@@ -256,8 +261,20 @@ def run(command: list[str], what: str, env: dict | None = None) -> None:
         raise PackageError(f"{what} failed ({' '.join(command)}):\n{output}")
 
 
+def platform_tags(architecture: str, version: str) -> list[str]:
+    """pip --platform tags for the Lambda runtime of this Python version."""
+    machine = MACHINES[architecture]
+    tags = [f"manylinux2014_{machine}"]
+    if int(version.split(".")[1]) >= AL2023_FIRST_MINOR:
+        tags.append(f"manylinux_2_28_{machine}")
+    return tags
+
+
 def install_dependencies(params: dict, deps_file: str, target: str, version: str) -> None:
     os.makedirs(params["pip_cache_dir"], exist_ok=True)
+    platform_args = []
+    for tag in platform_tags(params["architecture"], version):
+        platform_args += ["--platform", tag]
     run(
         [
             params["python"],
@@ -268,8 +285,11 @@ def install_dependencies(params: dict, deps_file: str, target: str, version: str
             "--disable-pip-version-check",
             "--no-compile",
             "--no-input",
-            "--platform",
-            PLATFORMS[params["architecture"]],
+            *(
+                arg
+                for tag in platform_tags(params["architecture"], version)
+                for arg in ("--platform", tag)
+            ),
             "--python-version",
             version,
             "--implementation",
