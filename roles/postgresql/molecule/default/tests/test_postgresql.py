@@ -181,8 +181,9 @@ def test_connections_are_logged_with_the_prefix(host):
     prefix = (
         r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC \[\d+\] app_user@appdb from 127\.0\.0\.1 app="
     )
-    authorized = "LOG:  connection authorized: user=app_user database=appdb SSL enabled"
-    assert re.search(prefix + r"\S* " + authorized, log)
+    authorized = "LOG:  connection authorized: user=app_user database=appdb application_name=psql"
+    lines = [line for line in log.splitlines() if "connection authorized: user=app_user" in line]
+    assert re.search(prefix + r"\S* " + authorized + " SSL enabled", log), lines[-3:]
     assert re.search(prefix + r"psql LOG:  disconnection: session time:", log)
 
 
