@@ -256,7 +256,9 @@ def test_security_group_rule_pairs_and_nothing_else(network):
     s3 = network["s3_prefix_list"]
     expected = {
         "default": Counter(),
-        f"{PROJECT}-vpc-endpoints": Counter({("in", "tcp", 443, 443, "10.0.2.0/24"): 1}),
+        f"{PROJECT}-vpc-endpoints": Counter(
+            {("in", "tcp", 443, 443, "10.0.2.0/24"): 1, ("in", "tcp", 443, 443, "10.0.1.0/24"): 1}
+        ),
         f"{PROJECT}-sg-oltp": Counter(
             {
                 ("in", "tcp", 5432, 5432, "203.0.113.0/24"): 1,
