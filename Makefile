@@ -25,7 +25,7 @@ export CONTAINERS_CONF := $(CURDIR)/molecule/containers.conf
 MOLECULE_ROLES := $(patsubst roles/%/molecule/default/molecule.yml,%,$(wildcard roles/*/molecule/default/molecule.yml))
 PYTEST_PATHS := lambda_src collections/ansible_collections/clickstream/aws/tests tests
 
-.PHONY: help setup image lab-up lab-down local lint test test-python molecule \
+.PHONY: help setup image lab-up lab-down local lint test test-python molecule bench \
   $(addprefix molecule-,$(MOLECULE_ROLES)) clean
 
 help: ## Show the targets
@@ -85,6 +85,9 @@ $(addprefix molecule-,$(MOLECULE_ROLES)): molecule-%: setup
 
 test: setup lint test-python molecule ## Everything CI runs
 	@echo "make test: lint, Python tests and molecule ($(MOLECULE_ROLES)) passed"
+
+bench: $(VENV)/.stamp ## Benchmarks: print figures next to baselines measured in the same run
+	@for bench in benchmarks/*.py; do echo "== $$bench"; python "$$bench"; done
 
 clean: lab-down ## Take the lab down and remove build output (keeps .venv and the image)
 	rm -rf build $(STATE)/facts $(STATE)/ansible-tmp
