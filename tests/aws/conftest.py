@@ -172,15 +172,7 @@ def run_playbook(ansible_env):
     """Run a playbook from the repository root against the private moto server."""
 
     def run(playbook: str, *args: str) -> PlaybookRun:
-        proc = subprocess.run(
-            [str(VENV_BIN / "ansible-playbook"), playbook, *args],
-            cwd=REPO,
-            env=ansible_env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
+        proc = _ansible("ansible-playbook", [playbook, *args], ansible_env)
         try:
             report = json.loads(proc.stdout)
         except json.JSONDecodeError:
@@ -203,18 +195,26 @@ def production_inventory(ansible_env, tmp_path_factory):
         assert "  - ap-southeast-1\n" in source
         inventory = tmp_path_factory.mktemp("inventory") / "aws_ec2.yml"
         inventory.write_text(source.replace("  - ap-southeast-1\n", f"  - {REGION}\n"))
-        proc = subprocess.run(
-            [str(VENV_BIN / "ansible-inventory"), "-i", str(inventory), "--list", "--export"],
-            cwd=REPO,
-            env=ansible_env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=True,
+        proc = _ansible(
+            "ansible-inventory", ["-i", str(inventory), "--list", "--export"], ansible_env
         )
+        assert proc.returncode == 0, proc.stderr
         return json.loads(proc.stdout, object_hook=_unwrap_unsafe)
 
     return load
+
+
+def _ansible(command: str, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run an ansible command of the virtualenv from the repository root."""
+    return subprocess.run(
+        [str(VENV_BIN / command), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
 
 
 def _unwrap_unsafe(value: dict):

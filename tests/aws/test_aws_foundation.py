@@ -632,6 +632,23 @@ def test_admin_cidr_open_to_the_internet_is_refused(first_run, run_playbook, dep
     assert run.total("changed") == 0
 
 
+def test_halves_of_the_internet_are_refused_too(first_run, run_playbook, deploy_vars):
+    run = run_playbook(
+        "playbooks/aws.yml",
+        "--tags",
+        "security",
+        "-e",
+        f"@{deploy_vars}",
+        "-e",
+        '{"aws_security_groups_shiny_admin_cidrs": ["0.0.0.0/1", "128.0.0.0/1"]}',
+    )
+    assert run.returncode != 0
+    (message,) = run.failure_messages()
+    assert "aws_security_groups_shiny_admin_cidrs must list IPv4 CIDRs" in message
+    assert "0.0.0.0/1, 128.0.0.0/1" in message
+    assert run.total("changed") == 0
+
+
 def test_production_teardown_needs_the_account_id(first_run, run_playbook, aws):
     run = run_playbook("playbooks/teardown.yml", "-e", "platform_environment=production")
     assert run.returncode != 0
