@@ -172,7 +172,10 @@ def run_playbook(ansible_env):
     """Run a playbook from the repository root against the private moto server."""
 
     def run(playbook: str, *args: str) -> PlaybookRun:
-        proc = _ansible("ansible-playbook", [playbook, *args], ansible_env)
+        # The lab inventory leaves the TLS-only bucket policy out (moto
+        # ignores its condition); here its document is what is checked.
+        tls_policy = ["-e", "aws_storage_deny_insecure_transport=true"]
+        proc = _ansible("ansible-playbook", [playbook, *tls_policy, *args], ansible_env)
         try:
             report = json.loads(proc.stdout)
         except json.JSONDecodeError:
