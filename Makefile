@@ -14,9 +14,13 @@ STATE := .state
 VENV := .venv
 PYTHON ?= python3
 
-# Debian packages the project needs on the control machine.
-APT_PACKAGES := podman runc debootstrap uidmap python3-venv python3-pip \
-  postgresql postgresql-client curl
+# Debian packages the project needs on the control machine: podman and the
+# base image's tools; PostgreSQL 15 for the ETL and dashboard tests; R, Shiny
+# and headless Chromium for the dashboard's browser test.
+APT_PACKAGES := podman runc debootstrap uidmap python3-venv python3-pip curl openssl \
+  postgresql postgresql-client \
+  r-base-core r-cran-shiny r-cran-rpostgresql r-cran-dt r-cran-bslib r-cran-ggplot2 \
+  chromium chromium-driver
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Podman reads the project's own configuration (runc, explicit ulimits).
