@@ -17,6 +17,7 @@ from typing import Any
 
 import dashboard_reference as reference
 import pytest
+from clickstream_datagen import FUNNEL
 from shiny_test_support import FIRST_DAY, LAST_DAY, READER_PASSWORD, Warehouse
 
 pytestmark = pytest.mark.integration
@@ -273,15 +274,7 @@ def test_funnel_figures_equal_sql(loaded_page: Any, raw: Any):
 
     daily = read_table(loaded_page, "funnel_daily_table")
     expected_daily = reference.fetch(raw, "funnel_daily", FIRST_DAY, LAST_DAY)
-    steps = (
-        "home_view",
-        "category_view",
-        "product_view",
-        "add_to_cart_click",
-        "checkout_start",
-        "checkout_complete",
-    )
-    assert [(r["Day"], *(number(r[s]) for s in steps)) for r in daily] == [
+    assert [(r["Day"], *(number(r[s]) for s in FUNNEL)) for r in daily] == [
         tuple(row) for row in expected_daily
     ]
 

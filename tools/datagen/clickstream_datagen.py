@@ -76,6 +76,9 @@ USER_AGENTS = (
     "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 Chrome/124.0 Mobile Safari/537",
     "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
 )
+# Version 4 and the RFC 4122 variant, as uuid.UUID(int=..., version=4) sets them.
+UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
 # Share of the day's sessions starting in each UTC hour (an evening-heavy shop).
 HOUR_WEIGHTS = (2, 1, 1, 1, 1, 2, 3, 4, 5, 6, 6, 6, 7, 7, 6, 6, 6, 7, 8, 9, 9, 8, 6, 4)
 # Weekday factor, Monday first: weekends are busier.
@@ -197,7 +200,10 @@ class Generator:
 
     # -- random helpers ---------------------------------------------------------------------
     def _uuid(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        """A random (version 4) UUID from the seeded generator, as uuid.UUID would print it."""
+        bits = self.rng.getrandbits(128) & UUID4_CLEAR | UUID4_SET
+        h = f"{bits:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def _product(self, category: str | None = None) -> Product:
         if category is None:
@@ -340,8 +346,7 @@ class Generator:
     def _ingest(self, visitor: Visitor, moment: datetime) -> dict[str, Any]:
         trace = f"Root=1-{int(moment.timestamp()):08x}-{self.rng.getrandbits(96):024x}"
         return {
-            "receivedAt": moment.strftime("%Y-%m-%dT%H:%M:%S.")
-            + f"{moment.microsecond // 1000:03d}Z",
+            "receivedAt": moment.isoformat(timespec="milliseconds")[:23] + "Z",
             "sourceIp": visitor.ip,
             "userAgent": visitor.user_agent,
             "method": "POST",

@@ -8,7 +8,8 @@ dashboards against them; the benchmark times them as the baseline.
 
 Parameters (psycopg2): ``%(first)s`` and ``%(last)s``, the first and last UTC day.
 Sessions are the events' ``sessionId`` (every generated event has one); a session
-belongs to the day or hour of its first event, wherever its other events fall.
+belongs to the day or hour of its first event, wherever its other events fall
+(within a day of the range: sessions are shorter than a day).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ range AS (
            (%(last)s::date + 1)::timestamp AT TIME ZONE 'UTC' AS hi
 )"""
 
-# Every session from all of its events (not only those in the range).
+# Every session from all of its events, not only those in the range: the events of a
+# day around it are enough for sessions shorter than a day (all generated ones).
 SESSIONS = """
 session_facts AS (
     SELECT e.session_id, min(e.event_timestamp) AS started_at,
@@ -33,8 +35,10 @@ session_facts AS (
            (array_agg(e.event_name ORDER BY e.event_timestamp, e.event_id))[1] AS first_event,
            (array_agg(e.event_name ORDER BY e.event_timestamp DESC, e.event_id DESC))[1]
                AS last_event
-    FROM public.clickstream_events e
+    FROM public.clickstream_events e, range r
     WHERE e.session_id IS NOT NULL
+      AND e.event_timestamp >= r.lo - interval '1 day'
+      AND e.event_timestamp < r.hi + interval '1 day'
     GROUP BY e.session_id
 )"""
 

@@ -101,5 +101,5 @@ dw_client <- function() {
     if (!is.null(con)) try(DBI::dbDisconnect(con), silent = TRUE)
     con <<- NULL
   }
-  list(run = run, close = close)
+  list(run = run, close = close, con = get)
 }
