@@ -19,15 +19,19 @@ PYTHON ?= python3
 # and headless Chromium for the dashboard's browser test.
 APT_PACKAGES := podman runc debootstrap uidmap python3-venv python3-pip curl openssl \
   postgresql postgresql-client \
-  r-base-core r-cran-shiny r-cran-rpostgresql r-cran-dt r-cran-bslib r-cran-ggplot2 \
-  chromium chromium-driver
+  r-base-core r-cran-shiny r-cran-bslib r-cran-dbi r-cran-rpostgresql r-cran-dt \
+  r-cran-ggplot2 r-cran-scales chromium chromium-driver
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Podman reads the project's own configuration (runc, explicit ulimits).
 export CONTAINERS_CONF := $(CURDIR)/molecule/containers.conf
 
 MOLECULE_ROLES := $(patsubst roles/%/molecule/default/molecule.yml,%,$(wildcard roles/*/molecule/default/molecule.yml))
-PYTEST_PATHS := lambda_src collections/ansible_collections/clickstream/aws/tests tests
+# Each suite runs in a pytest process of its own: the suites start moto
+# servers and mocks in process, whose state is per process.
+PYTEST_SUITES := lambda_src/ingest lambda_src/local_api lambda_src/etl \
+  collections/ansible_collections/clickstream/aws/tests tests/docs tests/shiny \
+  tests/lambdas tests/etl_rerun tests/aws
 
 .PHONY: help setup image lab-up lab-down local lint test test-python molecule bench \
   $(addprefix molecule-,$(MOLECULE_ROLES)) clean
@@ -80,7 +84,10 @@ lint: $(VENV)/.stamp ## yamllint, ansible-lint (production profile), ruff
 	ruff format --check .
 
 test-python: $(VENV)/.stamp ## Python unit and integration tests (moto, a throwaway PostgreSQL)
-	pytest $(PYTEST_PATHS)
+	@failed=""; for suite in $(PYTEST_SUITES); do \
+	  echo "== pytest $$suite"; pytest "$$suite" || failed="$$failed $$suite"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "failed suites:$$failed" >&2; exit 1; fi
 
 molecule: $(addprefix molecule-,$(MOLECULE_ROLES)) ## Every role's molecule scenario, one after another
 
