@@ -1,9 +1,10 @@
 """Harness for the AWS foundation tests: a private moto server, ansible runs.
 
 A fresh ``moto_server`` is started once per session on a free 127.0.0.1 port
-(never the lab's 5000), with AWS managed IAM policies loaded and the fake
-Debian 12 AMIs of ``debian12_amis.json`` as its only AMIs (moto has no Debian
-images; ``aws_ec2`` looks them up by owner 136693071363 and name pattern).
+(never the lab's 5000), with AWS managed IAM policies loaded and the lab's
+fake Debian 12 AMIs (``roles/lab/files/debian12_amis.json``) as its only AMIs
+(moto has no Debian images; ``aws_ec2`` looks them up by owner 136693071363
+and name pattern).
 Playbooks run from the repository root with the lab inventory, pointed at that
 server through AWS_ENDPOINT_URL, and report through the json callback so that
 the recap is parsed from data, not from text.
@@ -25,7 +26,6 @@ import boto3
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
 REGION = "us-east-1"
 
@@ -85,7 +85,7 @@ def moto_url():
     env = {
         **os.environ,
         "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
-        "MOTO_AMIS_PATH": str(HERE / "debian12_amis.json"),
+        "MOTO_AMIS_PATH": str(REPO / "roles" / "lab" / "files" / "debian12_amis.json"),
     }
     log = (REPO / ".state").joinpath("tests-aws-moto.log")
     log.parent.mkdir(exist_ok=True)

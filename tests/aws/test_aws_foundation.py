@@ -23,7 +23,7 @@ RAW = f"{PROJECT}-raw-{ACCOUNT}-{REGION}"
 ARTIFACTS = f"{PROJECT}-artifacts-{ACCOUNT}-{REGION}"
 SSM = f"{PROJECT}-ssm-{ACCOUNT}-{REGION}"
 BUCKETS = (RAW, ARTIFACTS, SSM)
-NEWEST_DEBIAN_AMD64 = "ami-0de12a0000000a002"  # see debian12_amis.json
+NEWEST_DEBIAN_AMD64 = "ami-0de12a0000000a002"  # see roles/lab/files/debian12_amis.json
 LOGS_ARN = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group"
 
 
