@@ -18,7 +18,8 @@ path:
   boto3 at the lab's moto server); then run the ETL for those hours.
 * ``--out DIR``          the same objects as files under DIR.
 * ``--post URL``         POST each event (without ``_ingest``) to the HTTP API, as a
-  browser would; the events then get the time of the request.
+  browser would; the events then get the time of the request.  For paced,
+  concurrent traffic with a report, use tools/traffic/clickstream_traffic.py.
 
     tools/datagen/clickstream_datagen.py --seed 7 --events 20000 \\
         --start 2025-03-01 --days 7 --out s3://clickstream-raw
@@ -33,7 +34,6 @@ import itertools
 import json
 import random
 import sys
-import urllib.request
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -83,6 +83,13 @@ UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
 HOUR_WEIGHTS = (2, 1, 1, 1, 1, 2, 3, 4, 5, 6, 6, 6, 7, 7, 6, 6, 6, 7, 8, 9, 9, 8, 6, 4)
 # Weekday factor, Monday first: weekends are busier.
 WEEKDAY_WEIGHTS = (1.0, 0.95, 0.95, 1.0, 1.1, 1.3, 1.25)
+
+
+def seeded_uuid(rng: random.Random) -> str:
+    """A random (version 4) UUID drawn from ``rng``, as uuid.UUID would print it."""
+    bits = rng.getrandbits(128) & UUID4_CLEAR | UUID4_SET
+    h = f"{bits:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 @dataclass(frozen=True)
@@ -200,10 +207,7 @@ class Generator:
 
     # -- random helpers ---------------------------------------------------------------------
     def _uuid(self) -> str:
-        """A random (version 4) UUID from the seeded generator, as uuid.UUID would print it."""
-        bits = self.rng.getrandbits(128) & UUID4_CLEAR | UUID4_SET
-        h = f"{bits:032x}"
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        return seeded_uuid(self.rng)
 
     def _product(self, category: str | None = None) -> Product:
         if category is None:
@@ -462,23 +466,18 @@ def write_jsonl(stream: Any, events: Iterable[dict[str, Any]]) -> int:
 
 
 def post(url: str, events: Iterable[dict[str, Any]], timeout: float = 10.0) -> int:
-    """POST each event as a browser would (the server adds ``_ingest``)."""
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"--post needs an http:// or https:// URL, got {url!r}")
-    count = 0
-    for event in events:
-        payload = {k: v for k, v in event.items() if k != "_ingest"}
-        request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
-            url,
-            data=json.dumps(payload).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            if response.status != 200:
-                raise RuntimeError(f"{url} answered {response.status} to event {count}")
-        count += 1
-    return count
+    """POST each event as a browser would (the server adds ``_ingest``); return the count.
+
+    The sending is tools/traffic's (keep-alive connection, the same checks); a bad URL
+    raises ``ValueError``, any event not accepted ``RuntimeError`` once all were sent.
+    """
+    traffic_dir = str(Path(__file__).resolve().parents[1] / "traffic")
+    if traffic_dir not in sys.path:
+        sys.path.insert(0, traffic_dir)
+    import clickstream_traffic
+
+    payloads = ({k: v for k, v in event.items() if k != "_ingest"} for event in events)
+    return clickstream_traffic.post_events(url, payloads, timeout=timeout)
 
 
 # ---------------------------------------------------------------------------------------------
