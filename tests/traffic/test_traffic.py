@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -159,6 +161,30 @@ def test_an_endpoint_that_does_not_answer_counts_as_errors():
     assert "3 good requests got no answer (connection refused: 3)" in summary["problems"]
 
 
+def test_https_to_a_plain_http_endpoint_is_a_tls_error(ingest_endpoint):
+    plain = endpoint_url(ingest_endpoint).replace("http://", "https://")
+    summary, _ = run(plain, count=2, concurrency=1)
+
+    assert not summary["ok"]
+    assert summary["errors"] == {"TLS error": 2}
+
+
+def test_hours_cover_the_first_send_to_the_last_answer():
+    def epoch(text: str) -> float:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+    assert traffic.hours_between(
+        epoch("2025-03-01T22:59:59.9"), epoch("2025-03-02T00:00:00.1")
+    ) == [
+        "2025-03-01T22",
+        "2025-03-01T23",
+        "2025-03-02T00",
+    ]
+    assert traffic.hours_between(epoch("2025-03-01T10:00"), epoch("2025-03-01T10:59")) == [
+        "2025-03-01T10"
+    ]
+
+
 def test_origin_is_sent_and_the_cors_answer_checked(ingest_endpoint, empty_bucket):
     summary, outcomes = run(
         endpoint_url(ingest_endpoint), count=4, origin="https://shop.example", bad_ratio=0.3
@@ -268,6 +294,41 @@ def test_command_line_writes_the_json_summary_and_exits_0(ingest_endpoint, empty
         result.stdout
     )
     assert len(stored_objects(empty_bucket)) == 25
+
+
+def test_ctrl_c_stops_sending_and_still_accounts_for_every_request(
+    ingest_endpoint, empty_bucket, tmp_path
+):
+    out = tmp_path / "summary.json"
+    before = len(ingest_endpoint.access_log())
+    process = subprocess.Popen(
+        [
+            *(sys.executable, str(SCRIPT), "--url", endpoint_url(ingest_endpoint)),
+            *("--duration", "60", "--rate", "20", "--json", str(out), "--progress", "none"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while len(ingest_endpoint.access_log()) < before + 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        stdout, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    assert process.returncode == 130
+    summary = json.loads(out.read_text())
+    assert summary["interrupted"] is True
+    assert summary["ok"] is False
+    assert "interrupted before the end of the run" in summary["problems"]
+    assert 5 <= summary["events_accepted"] < 60 * 20
+    assert summary["events_accepted"] == summary["events_sent"]  # in-flight requests finished
+    assert len(stored_objects(empty_bucket)) == summary["events_accepted"]
+    assert "FAILED: interrupted before the end of the run" in stdout
 
 
 def _stdlib_python_ok() -> bool:

@@ -989,7 +989,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, argparse.Namespa
 def main(argv: list[str] | None = None) -> int:
     options, args = parse_args(argv)
     runner = Runner(options)
-    summary = runner.run(Progress(runner.stats, options, sys.stderr, args.progress))
+    try:
+        summary = runner.run(Progress(runner.stats, options, sys.stderr, args.progress))
+    except KeyboardInterrupt:
+        print(f"\n{PROG}: interrupted twice: requests in flight abandoned", file=sys.stderr)
+        return 130
     text = format_summary(summary)
     print(text, file=sys.stderr if args.json == "-" else sys.stdout, flush=True)
     if args.json == "-":
