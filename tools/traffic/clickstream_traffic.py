@@ -39,7 +39,7 @@ import time
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
@@ -893,6 +893,34 @@ def _number(kind: type, name: str) -> Callable[[str], Any]:
     return convert
 
 
+# flag, type, default, help: the numbers a run is tuned with
+NUMERIC_OPTIONS = (
+    (
+        "--rate",
+        float,
+        0.0,
+        "events per second on an absolute schedule; 0 = as fast as answered (0)",
+    ),
+    ("--seed", int, 7, "random seed (7)"),
+    ("--concurrency", int, 4, "worker threads, one keep-alive connection each (4)"),
+    ("--bad-ratio", float, 0.0, "share of requests that are deliberately bad, 0 <= R < 1 (0)"),
+    ("--batch", int, 1, "events per good request; above 1 they go as a JSON array (1)"),
+    ("--timeout", float, 10.0, "seconds to wait for a connection or an answer (10)"),
+    (
+        "--max-body-bytes",
+        int,
+        DEFAULT_MAX_BODY_BYTES,
+        "the endpoint's MAX_BODY_BYTES: oversized bad requests exceed it (262144)",
+    ),
+    (
+        "--max-batch-events",
+        int,
+        DEFAULT_MAX_BATCH_EVENTS,
+        "the endpoint's MAX_BATCH_EVENTS: --batch may not exceed it (100)",
+    ),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -905,50 +933,9 @@ def build_parser() -> argparse.ArgumentParser:
     stop = parser.add_argument_group("how much (exactly one)")
     stop.add_argument("--count", type=_number(int, "--count"), help="good events to send")
     stop.add_argument("--duration", type=_number(float, "--duration"), help="seconds to send for")
-    parser.add_argument(
-        "--rate",
-        type=_number(float, "--rate"),
-        default=0.0,
-        help="events per second on an absolute schedule; 0 = as fast as answered (0)",
-    )
-    parser.add_argument("--seed", type=_number(int, "--seed"), default=7, help="random seed (7)")
-    parser.add_argument(
-        "--concurrency",
-        type=_number(int, "--concurrency"),
-        default=4,
-        help="worker threads, one keep-alive connection each (4)",
-    )
-    parser.add_argument(
-        "--bad-ratio",
-        type=_number(float, "--bad-ratio"),
-        default=0.0,
-        help="share of requests that are deliberately bad, 0 <= R < 1 (0)",
-    )
-    parser.add_argument(
-        "--batch",
-        type=_number(int, "--batch"),
-        default=1,
-        help="events per good request; above 1 they go as a JSON array (1)",
-    )
+    for flag, kind, default, text in NUMERIC_OPTIONS:
+        parser.add_argument(flag, type=_number(kind, flag), default=default, help=text)
     parser.add_argument("--origin", help="send this Origin header and check the CORS answer")
-    parser.add_argument(
-        "--timeout",
-        type=_number(float, "--timeout"),
-        default=10.0,
-        help="seconds to wait for a connection or an answer (10)",
-    )
-    parser.add_argument(
-        "--max-body-bytes",
-        type=_number(int, "--max-body-bytes"),
-        default=DEFAULT_MAX_BODY_BYTES,
-        help="the endpoint's MAX_BODY_BYTES: oversized bad requests exceed it (262144)",
-    )
-    parser.add_argument(
-        "--max-batch-events",
-        type=_number(int, "--max-batch-events"),
-        default=DEFAULT_MAX_BATCH_EVENTS,
-        help="the endpoint's MAX_BATCH_EVENTS: --batch may not exceed it (100)",
-    )
     parser.add_argument("--json", metavar="FILE", help="write the summary as JSON ('-': stdout)")
     parser.add_argument(
         "--progress",
@@ -963,20 +950,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, argparse.Namespa
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        options = Options(
-            url=args.url,
-            count=args.count,
-            duration=args.duration,
-            rate=args.rate,
-            seed=args.seed,
-            concurrency=args.concurrency,
-            bad_ratio=args.bad_ratio,
-            batch=args.batch,
-            origin=args.origin,
-            timeout=args.timeout,
-            max_body_bytes=args.max_body_bytes,
-            max_batch_events=args.max_batch_events,
-        )
+        # every Options field has the command-line option of the same name
+        options = Options(**{f.name: getattr(args, f.name) for f in fields(Options) if f.init})
     except UsageError as exc:
         parser.error(str(exc))
     if args.json and args.json != "-":
