@@ -273,6 +273,8 @@ def test_command_line_writes_the_json_summary_and_exits_0(ingest_endpoint, empty
             "3",
             "--json",
             str(out),
+            "--accepted-ids",
+            str(tmp_path / "ids.txt"),
             "--progress",
             "lines",
         ],
@@ -293,7 +295,9 @@ def test_command_line_writes_the_json_summary_and_exits_0(ingest_endpoint, empty
     assert "OK: every good request was accepted and every bad one refused with 4xx" in (
         result.stdout
     )
-    assert len(stored_objects(empty_bucket)) == 25
+    stored_ids = sorted(e["eventId"] for e in stored_events(empty_bucket))
+    assert len(stored_ids) == 25
+    assert sorted((tmp_path / "ids.txt").read_text().splitlines()) == stored_ids
 
 
 def test_ctrl_c_stops_sending_and_still_accounts_for_every_request(
@@ -389,6 +393,8 @@ def test_command_line_exits_1_with_the_reason_and_json_on_stdout(capsys):
         (["--url", "http://h/c", "--count", "1", "--timeout", "0"], "--timeout must be"),
         (["--url", "http://h/c", "--count", "1", "--origin", "shop"], "--origin must look"),
         (["--url", "http://h/c", "--count", "1", "--json", "/no/such/dir/s.json"], "does not"),
+        (["--url", "http://h/c", "--count", "1", "--accepted-ids", "/no/dir/i"], "does not"),
+        (["--url", "http://h/c", "--count", "1", "--accepted-ids", "-"], "needs a file name"),
         (["--count", "1"], "the following arguments are required: --url"),
     ],
 )

@@ -27,6 +27,7 @@ arguments; 130 when interrupted.  Standard library only, plus the sibling
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import math
@@ -189,17 +190,17 @@ def _json(value: Any) -> bytes:
 
 
 class EventStream:
-    """Browser payloads of interleaved datagen sessions, in a seeded order."""
+    """(browser payload, the visitor's User-Agent) of interleaved datagen sessions, seeded."""
 
     def __init__(self, seed: int) -> None:
         self.generator = datagen.Generator(datagen.Config(seed=seed))
         self.rng = random.Random(f"traffic:{seed}:interleave")  # noqa: S311 - test data
         self.open: list[list[dict[str, Any]]] = []
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[tuple[dict[str, Any], str]]:
         return self
 
-    def __next__(self) -> dict[str, Any]:
+    def __next__(self) -> tuple[dict[str, Any], str]:
         while len(self.open) < OPEN_SESSIONS:
             self.open.append(self.generator.session(SESSION_START))
         index = self.rng.randrange(len(self.open))
@@ -207,11 +208,8 @@ class EventStream:
         event = session.pop(0)
         if not session:
             self.open.pop(index)
-        # the browser sends the payload; the server adds _ingest (its user agent is the
-        # visitor's browser, kept for the User-Agent header)
-        ingest = event.pop("_ingest")
-        event["_userAgent"] = ingest["userAgent"]
-        return event
+        # the browser sends the payload; the server adds _ingest
+        return event, event.pop("_ingest")["userAgent"]
 
 
 class BadRequests:
@@ -309,10 +307,9 @@ def plan(options: Options) -> Iterator[Request]:
             request = Request(index, kind, method, tuple(headers), body, (), 1, offset)
         else:
             size = options.batch if good_left is None else min(options.batch, good_left)
-            payloads = [next(events) for _ in range(size)]
-            agent = payloads[0]["_userAgent"]
-            for payload in payloads:
-                del payload["_userAgent"]
+            drawn = [next(events) for _ in range(size)]
+            payloads = [payload for payload, _agent in drawn]
+            agent = drawn[0][1]
             body = _json(payloads if options.batch > 1 else payloads[0])
             headers = [*base_headers, ("User-Agent", agent), ("Content-Type", JSON_TYPE)]
             request = Request(
@@ -357,6 +354,8 @@ def describe_error(exc: BaseException) -> str:
         return "closed without answer"
     if isinstance(exc, socket.gaierror):
         return "name resolution failed"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return "TLS certificate not trusted"
     if isinstance(exc, ssl.SSLError):
         return "TLS error"
     return type(exc).__name__
@@ -389,8 +388,9 @@ class Connection:
     def send(self, request: Request) -> tuple[int, dict[str, str]]:
         """Send and read the whole answer; a stale reused connection is retried once.
 
-        A server may close an idle keep-alive connection just as a request leaves;
-        such a request never reached the handler, so it is sent again on a new one.
+        A server may close an idle keep-alive connection just as a request leaves; such
+        a request almost surely never reached the handler, so it goes again on a new
+        connection (should it have, its eventId lets the ETL drop the second copy).
         """
         for attempt in (1, 2):
             if self.conn is None:
@@ -938,6 +938,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--origin", help="send this Origin header and check the CORS answer")
     parser.add_argument("--json", metavar="FILE", help="write the summary as JSON ('-': stdout)")
     parser.add_argument(
+        "--accepted-ids",
+        metavar="FILE",
+        help="write the eventId of every accepted event to FILE, one per line",
+    )
+    parser.add_argument(
         "--progress",
         choices=("auto", "bar", "lines", "none"),
         default="auto",
@@ -954,21 +959,45 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, argparse.Namespa
         options = Options(**{f.name: getattr(args, f.name) for f in fields(Options) if f.init})
     except UsageError as exc:
         parser.error(str(exc))
-    if args.json and args.json != "-":
-        folder = Path(args.json).resolve().parent
-        if not folder.is_dir():
-            parser.error(f"--json: the folder {folder} does not exist")
+    for flag, path in (("--json", args.json), ("--accepted-ids", args.accepted_ids)):
+        if path and path != "-" and not Path(path).resolve().parent.is_dir():
+            parser.error(f"{flag}: the folder {Path(path).resolve().parent} does not exist")
+    if args.accepted_ids == "-":
+        parser.error("--accepted-ids needs a file name (stdout carries the summary)")
     return options, args
+
+
+class AcceptedIds:
+    """Streams the eventIds of accepted good requests to a file as the answers come."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.lock = threading.Lock()
+
+    def __call__(self, outcome: Outcome) -> None:
+        status = outcome.status
+        if status is not None and 200 <= status < 300 and not outcome.request.bad:
+            with self.lock:
+                self.stream.write("".join(f"{i}\n" for i in outcome.request.event_ids))
 
 
 def main(argv: list[str] | None = None) -> int:
     options, args = parse_args(argv)
-    runner = Runner(options)
-    try:
-        summary = runner.run(Progress(runner.stats, options, sys.stderr, args.progress))
-    except KeyboardInterrupt:
-        print(f"\n{PROG}: interrupted twice: requests in flight abandoned", file=sys.stderr)
-        return 130
+    with contextlib.ExitStack() as stack:
+        on_result = None
+        if args.accepted_ids:
+            try:
+                ids = stack.enter_context(open(args.accepted_ids, "w", encoding="utf-8"))
+            except OSError as exc:
+                print(f"{PROG}: cannot write {args.accepted_ids}: {exc}", file=sys.stderr)
+                return 2
+            on_result = AcceptedIds(ids)
+        runner = Runner(options, on_result=on_result)
+        try:
+            summary = runner.run(Progress(runner.stats, options, sys.stderr, args.progress))
+        except KeyboardInterrupt:
+            print(f"\n{PROG}: interrupted twice: requests in flight abandoned", file=sys.stderr)
+            return 130
     text = format_summary(summary)
     print(text, file=sys.stderr if args.json == "-" else sys.stdout, flush=True)
     if args.json == "-":
