@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import re
 import statistics
 import sys
 import time
@@ -147,17 +146,6 @@ def load(conn: Any, config: datagen.Config) -> dict[str, float]:
 # ---------------------------------------------------------------------------------------------
 # measure
 # ---------------------------------------------------------------------------------------------
-def panel_queries() -> dict[str, str]:
-    """The app's queries, with $1/$2 as psycopg2 parameters."""
-    queries = {}
-    for path in sorted(SQL_DIR.glob("*.sql")):
-        text = path.read_text()
-        queries[path.stem] = re.sub(
-            r"\$([12])\b", lambda m: ("%(first)s", "%(last)s")[int(m[1]) - 1], text
-        )
-    return queries
-
-
 def timings(run: Callable[[], Any], runs: int, warmup: int = 1) -> list[float]:
     for _ in range(warmup):
         run()
@@ -239,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, rows, size in table_sizes(conn):
             print(f"  {name:<26} {rows:>12,} rows {size:>10}")
 
-        queries = panel_queries()
+        queries = dashboard_reference.app_queries(SQL_DIR)
         header = (
             f"{'panel query':<22}"
             + "".join(f"{label + ' p50/p95 ms':>22}" for label in ranges)

@@ -24,10 +24,17 @@ pytestmark = pytest.mark.integration
 
 TABS = ("overview", "funnel", "products", "journeys", "pipeline")
 PROBE_ROLE = "dashboards_probe"
-# What the dashboards may read: the rollups and the ETL's bookkeeping, not the events.
+# What the dashboards may read: the rollups and the ETL's bookkeeping, neither the
+# events nor the sessions row by row.
 PROBE_TABLES = (
     "hourly_event_counts",
-    "sessions",
+    "hourly_sessions",
+    "daily_visitors",
+    "daily_session_depth",
+    "daily_session_entry_exit",
+    "daily_entry_pages",
+    "daily_entry_exit_pages",
+    "daily_event_transitions",
     "daily_funnel",
     "daily_product_engagement",
     "etl_runs",

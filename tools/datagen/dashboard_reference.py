@@ -14,7 +14,9 @@ belongs to the day or hour of its first event, wherever its other events fall
 
 from __future__ import annotations
 
+import re
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 RANGE = """
@@ -34,7 +36,13 @@ session_facts AS (
            count(*) AS events,
            (array_agg(e.event_name ORDER BY e.event_timestamp, e.event_id))[1] AS first_event,
            (array_agg(e.event_name ORDER BY e.event_timestamp DESC, e.event_id DESC))[1]
-               AS last_event
+               AS last_event,
+           (array_agg(e.page_url ORDER BY e.event_timestamp, e.event_id)
+               FILTER (WHERE e.page_url IS NOT NULL))[1] AS entry_page,
+           (array_agg(e.page_url ORDER BY e.event_timestamp DESC, e.event_id DESC)
+               FILTER (WHERE e.page_url IS NOT NULL))[1] AS exit_page,
+           extract(epoch FROM max(e.event_timestamp) - min(e.event_timestamp))::integer
+               AS duration_seconds
     FROM public.clickstream_events e, range r
     WHERE e.session_id IS NOT NULL
       AND e.event_timestamp >= r.lo - interval '1 day'
@@ -97,13 +105,24 @@ FROM days d LEFT JOIN ev USING (day) LEFT JOIN se USING (day)
 ORDER BY d.day
 """,  # noqa: S608 - constant SQL, the values are bound parameters
     "overview_hourly": f"""
-WITH {RANGE}
-SELECT date_trunc('hour', e.event_timestamp, 'UTC') AS hour, count(*) AS events,
-       count(DISTINCT e.session_id) AS sessions,
-       count(DISTINCT coalesce(e.client_id, e.user_id)) AS visitors
-FROM public.clickstream_events e, range r
-WHERE e.event_timestamp >= r.lo AND e.event_timestamp < r.hi
-GROUP BY 1 ORDER BY 1
+WITH {RANGE}, {SESSIONS},
+ev AS (
+    SELECT date_trunc('hour', e.event_timestamp, 'UTC') AS hour, count(*) AS events
+    FROM public.clickstream_events e, range r
+    WHERE e.event_timestamp >= r.lo AND e.event_timestamp < r.hi
+    GROUP BY 1
+), se AS (
+    SELECT date_trunc('hour', s.started_at, 'UTC') AS hour, count(*) AS sessions,
+           count(DISTINCT s.visitor) AS visitors
+    FROM session_facts s, range r
+    WHERE s.started_at >= r.lo AND s.started_at < r.hi
+    GROUP BY 1
+)
+SELECT to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:00') AS period,
+       coalesce(ev.events, 0) AS events, coalesce(se.sessions, 0) AS sessions,
+       coalesce(se.visitors, 0) AS visitors
+FROM ev FULL JOIN se USING (hour)
+ORDER BY hour
 """,  # noqa: S608 - constant SQL, the values are bound parameters
     "event_mix": f"""
 WITH {RANGE}
@@ -162,6 +181,34 @@ FROM session_facts s, range r
 WHERE s.started_at >= r.lo AND s.started_at < r.hi
 GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 25
 """,  # noqa: S608 - constant SQL, the values are bound parameters
+    "journey_pages": f"""
+WITH {RANGE}, {SESSIONS}
+SELECT coalesce(s.entry_page, '(unknown)') AS entry_page, count(*) AS sessions,
+       count(*) FILTER (WHERE s.events = 1) AS bounced,
+       count(*) FILTER (WHERE s.converted) AS converted,
+       mode() WITHIN GROUP (ORDER BY s.exit_page) AS top_exit_page
+FROM session_facts s, range r
+WHERE s.started_at >= r.lo AND s.started_at < r.hi
+GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 15
+""",  # noqa: S608 - constant SQL, the values are bound parameters
+    "journey_next_steps": f"""
+WITH {RANGE}, numbered AS (
+    SELECT (e.event_timestamp AT TIME ZONE 'UTC')::date AS day,
+           coalesce(e.session_id, 'v:' || coalesce(e.client_id, e.user_id)) AS unit,
+           e.event_name,
+           row_number() OVER (PARTITION BY (e.event_timestamp AT TIME ZONE 'UTC')::date,
+                                  coalesce(e.session_id, 'v:' || coalesce(e.client_id, e.user_id))
+                              ORDER BY e.event_timestamp, e.event_id) AS n
+    FROM public.clickstream_events e, range r
+    WHERE e.event_timestamp >= r.lo AND e.event_timestamp < r.hi
+      AND coalesce(e.session_id, e.client_id, e.user_id) IS NOT NULL
+)
+SELECT a.event_name AS from_event_name, coalesce(b.event_name, '(exit)') AS to_event_name,
+       count(*) AS transitions
+FROM numbered a
+LEFT JOIN numbered b ON b.day = a.day AND b.unit = a.unit AND b.n = a.n + 1
+GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 30
+""",  # noqa: S608 - constant SQL, the values are bound parameters
     "journey_depth": f"""
 WITH {RANGE}, {SESSIONS}
 SELECT least(s.events, 20) AS depth, count(*) AS sessions
@@ -174,6 +221,17 @@ GROUP BY 1 ORDER BY 1
 
 def params(first: date, last: date) -> dict[str, Any]:
     return {"first": first, "last": last}
+
+
+def app_queries(sql_dir: Path) -> dict[str, str]:
+    """The app's panel queries (roles/shiny/files/app/sql/*.sql) by name, their $1 and $2
+    rewritten as the psycopg2 parameters of :func:`params`."""
+    queries = {}
+    for path in sorted(sql_dir.glob("*.sql")):
+        queries[path.stem] = re.sub(
+            r"\$([12])\b", lambda m: ("%(first)s", "%(last)s")[int(m[1]) - 1], path.read_text()
+        )
+    return queries
 
 
 def fetch(conn: Any, name: str, first: date, last: date) -> list[tuple]:

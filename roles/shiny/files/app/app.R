@@ -1,7 +1,9 @@
 # Clickstream analytics dashboards (R Shiny).
 #
-# Reads only what the ETL maintains for dashboards (hourly_event_counts, sessions,
-# daily_funnel, daily_product_engagement) and its bookkeeping (etl_runs,
+# Reads only what the ETL maintains for dashboards (the rollups of migrations 0004 and
+# 0005: hourly_event_counts, hourly_sessions, daily_visitors, daily_funnel,
+# daily_product_engagement, daily_session_*, daily_entry_*, daily_event_transitions;
+# never the sessions table row by row) and its bookkeeping (etl_runs,
 # etl_manifest, etl_rejects, etl_pending_rollups), never the raw events table.
 # The queries are the files of sql/; R/db.R connects as the read-only dw_reader.
 # Every date is a UTC day; the date filter at the top applies to every tab but
@@ -103,9 +105,14 @@ ui <- navbarPage(
       column(7, h5("Entry pages"), tableOutput("journey_pages_table")),
       column(5, h5("Events per session"), plotOutput("journey_depth_chart", height = "320px"))
     ),
+    fluidRow(
+      column(7, h5("Next steps: what follows each event"),
+             plotOutput("journey_next_steps_sankey", height = "420px")),
+      column(5, h5("Most common next steps"), tableOutput("journey_next_steps_table"))
+    ),
     p(class = "section-note",
-      "From the sessions and funnel rollups. Event-to-event paths need a transitions",
-      "rollup the ETL does not maintain yet.")
+      "Sessions count by the day they started. Next steps pair consecutive events of a",
+      "session within one UTC day; (exit) means nothing followed that day.")
   ),
   tabPanel(
     "Pipeline health",
@@ -188,6 +195,7 @@ server <- function(input, output, session) {
   entry_exit <- ranged("journey_entry_exit")
   pages <- ranged("journey_pages")
   depth <- ranged("journey_depth")
+  next_steps <- ranged("journey_next_steps")
   pipeline <- function(name) {
     reactive({
       input$refresh
@@ -396,6 +404,26 @@ server <- function(input, output, session) {
       `Most common exit` = url_path(d$top_exit_page), check.names = FALSE
     )
   }, striped = TRUE, hover = TRUE, align = "lrrrrl")
+
+  output$journey_next_steps_sankey <- renderPlot({
+    d <- in_range(next_steps())
+    d <- head(d, 20)
+    sources <- paste("from:", d$from_event_name)
+    targets <- ifelse(d$to_event_name == "(exit)", "end: (exit)", paste("to:", d$to_event_name))
+    nodes <- data.frame(name = c(unique(sources), unique(targets)),
+                        column = rep(1:2, c(length(unique(sources)), length(unique(targets)))))
+    sankey_chart(nodes, data.frame(source = sources, target = targets, value = d$transitions),
+                 "Event → next event (the 20 most common pairs)")
+  })
+
+  output$journey_next_steps_table <- renderTable({
+    d <- in_range(next_steps())
+    data.frame(
+      Event = d$from_event_name, `Next event` = d$to_event_name,
+      Times = fmt_int(d$transitions), `Of the event's next steps` = fmt_pct(d$share),
+      check.names = FALSE
+    )
+  }, striped = TRUE, hover = TRUE, align = "llrr")
 
   output$journey_depth_chart <- renderPlot({
     d <- in_range(depth())

@@ -1,9 +1,8 @@
 -- User journeys: sessions started in $1..$2 by number of events, and how many converted.
-SELECT CASE WHEN s.event_count >= 20 THEN '20+' ELSE s.event_count::text END AS depth,
-       least(s.event_count, 20) AS depth_order,
-       count(*)::float8 AS sessions, (count(*) FILTER (WHERE s.converted))::float8 AS converted
-FROM public.sessions s
-WHERE s.started_at >= $1::date::timestamp AT TIME ZONE 'UTC'
-  AND s.started_at < ($2::date + 1)::timestamp AT TIME ZONE 'UTC'
-GROUP BY 1, 2
-ORDER BY 2;
+SELECT CASE WHEN d.depth >= 20 THEN '20+' ELSE d.depth::text END AS depth,
+       d.depth::integer AS depth_order,
+       sum(d.sessions)::float8 AS sessions, sum(d.converted)::float8 AS converted
+FROM public.daily_session_depth d
+WHERE d.day BETWEEN $1::date AND $2::date
+GROUP BY d.depth
+ORDER BY d.depth;

@@ -1,13 +1,24 @@
 -- User journeys: the 15 most common entry pages of sessions started in $1..$2, with
--- their bounce rate (one event), conversion and most common exit page.
-SELECT coalesce(s.entry_page, '(unknown)') AS entry_page, count(*)::float8 AS sessions,
-       (count(*) FILTER (WHERE s.event_count = 1))::float8 AS bounced,
-       (count(*) FILTER (WHERE s.converted))::float8 AS converted,
-       avg(s.duration_seconds)::float8 AS avg_duration_seconds,
-       mode() WITHIN GROUP (ORDER BY s.exit_page) AS top_exit_page
-FROM public.sessions s
-WHERE s.started_at >= $1::date::timestamp AT TIME ZONE 'UTC'
-  AND s.started_at < ($2::date + 1)::timestamp AT TIME ZONE 'UTC'
-GROUP BY 1
-ORDER BY sessions DESC, 1
-LIMIT 15;
+-- their bounce rate (one event), conversion and most common exit page (ties: the first
+-- in sort order, as mode() picks).
+WITH top AS (
+    SELECT p.entry_page, sum(p.sessions) AS sessions, sum(p.bounced) AS bounced,
+           sum(p.converted) AS converted,
+           sum(p.duration_seconds)::float8 / sum(p.sessions) AS avg_duration_seconds
+    FROM public.daily_entry_pages p
+    WHERE p.day BETWEEN $1::date AND $2::date
+    GROUP BY p.entry_page
+    ORDER BY sessions DESC, coalesce(p.entry_page, '(unknown)')
+    LIMIT 15
+)
+SELECT coalesce(t.entry_page, '(unknown)') AS entry_page, t.sessions::float8 AS sessions,
+       t.bounced::float8 AS bounced, t.converted::float8 AS converted,
+       t.avg_duration_seconds,
+       (SELECT x.exit_page FROM public.daily_entry_exit_pages x
+         WHERE x.day BETWEEN $1::date AND $2::date
+           AND (x.entry_page = t.entry_page OR (x.entry_page IS NULL AND t.entry_page IS NULL))
+         GROUP BY x.exit_page
+         ORDER BY sum(x.sessions) DESC, x.exit_page
+         LIMIT 1) AS top_exit_page
+FROM top t
+ORDER BY t.sessions DESC, 1;

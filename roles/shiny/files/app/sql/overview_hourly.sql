@@ -9,11 +9,9 @@ WITH range AS (
     WHERE h.event_hour >= r.lo AND h.event_hour < r.hi
     GROUP BY 1
 ), se AS (
-    SELECT date_trunc('hour', s.started_at, 'UTC') AS hour, count(*) AS sessions,
-           count(DISTINCT s.visitor_key) AS visitors
-    FROM public.sessions s, range r
-    WHERE s.started_at >= r.lo AND s.started_at < r.hi
-    GROUP BY 1
+    SELECT s.session_hour AS hour, s.sessions, s.visitors
+    FROM public.hourly_sessions s, range r
+    WHERE s.session_hour >= r.lo AND s.session_hour < r.hi
 )
 SELECT to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:00') AS period,
        coalesce(ev.events, 0)::float8 AS events, coalesce(se.sessions, 0)::float8 AS sessions,

@@ -1,6 +1,8 @@
 -- Overview cards: the period $1..$2 (UTC days, inclusive) and the period of the same
--- length just before it.  Events from hourly_event_counts; sessions, visitors,
--- conversions and bounces from sessions, by the session's start.
+-- length just before it.  Events from hourly_event_counts; sessions, conversions,
+-- bounces and durations from hourly_sessions (by the session's start); distinct
+-- visitors from daily_visitors: one row per visitor of the period whose previous day
+-- with a session is before the period.
 WITH periods AS (
     SELECT 'current' AS period, $1::date AS first_day, $2::date AS last_day
     UNION ALL
@@ -14,15 +16,19 @@ WITH periods AS (
 SELECT b.period, b.first_day::text AS first_day, b.last_day::text AS last_day,
        (SELECT coalesce(sum(h.events), 0)::float8 FROM public.hourly_event_counts h
          WHERE h.event_hour >= b.lo AND h.event_hour < b.hi) AS events,
-       s.sessions, s.visitors, s.converted, s.bounced, s.avg_duration_seconds
+       s.sessions,
+       (SELECT coalesce(sum(v.visitors), 0)::float8 FROM public.daily_visitors v
+         WHERE v.day BETWEEN b.first_day AND b.last_day
+           AND (v.previous_day IS NULL OR v.previous_day < b.first_day)) AS visitors,
+       s.converted, s.bounced, s.avg_duration_seconds
 FROM bounds b
 CROSS JOIN LATERAL (
-    SELECT count(*)::float8 AS sessions,
-           count(DISTINCT x.visitor_key)::float8 AS visitors,
-           (count(*) FILTER (WHERE x.converted))::float8 AS converted,
-           (count(*) FILTER (WHERE x.event_count = 1))::float8 AS bounced,
-           coalesce(avg(x.duration_seconds), 0)::float8 AS avg_duration_seconds
-    FROM public.sessions x
-    WHERE x.started_at >= b.lo AND x.started_at < b.hi
+    SELECT coalesce(sum(x.sessions), 0)::float8 AS sessions,
+           coalesce(sum(x.converted), 0)::float8 AS converted,
+           coalesce(sum(x.bounced), 0)::float8 AS bounced,
+           coalesce(sum(x.duration_seconds)::float8 / nullif(sum(x.sessions), 0), 0)
+               AS avg_duration_seconds
+    FROM public.hourly_sessions x
+    WHERE x.session_hour >= b.lo AND x.session_hour < b.hi
 ) s
 ORDER BY b.period;
