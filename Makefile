@@ -1,8 +1,10 @@
 # The one entry point for people and CI. Every target is safe to run again,
 # and quick when there is nothing to do.
 #
-#   make local   set up, bring the lab up, run site.yml on it (the main job)
-#   make test    set up, lint, unit and integration tests, every molecule scenario
+#   make local   set up, bring the lab up, run site.yml on it, send it a burst
+#                of traffic and load it into the warehouse (the main job)
+#   make test    set up, lint, unit and integration tests, the lab end to end,
+#                every molecule scenario
 #
 # Run `make help` for the rest.
 
@@ -33,7 +35,7 @@ PYTEST_SUITES := lambda_src/ingest lambda_src/local_api lambda_src/etl \
   collections/ansible_collections/clickstream/aws/tests tests/docs tests/shiny \
   tests/lambdas tests/etl_rerun tests/aws
 
-.PHONY: help setup image lab-up lab-down local lint test test-python molecule bench \
+.PHONY: help setup image lab-up lab-down local traffic lint test test-python test-e2e molecule bench \
   $(addprefix molecule-,$(MOLECULE_ROLES)) clean
 
 help: ## Show the targets
@@ -72,8 +74,12 @@ lab-up: setup ## Start the lab: moto on 127.0.0.1:5000, podman network and hosts
 lab-down: ## Stop the lab: no container, network or process of it is left
 	@if [ -x $(VENV)/bin/ansible-playbook ]; then ansible-playbook playbooks/lab_down.yml; fi
 
-local: lab-up ## The main job: set up, lab up, ansible-playbook site.yml on the lab
+local: lab-up ## The main job: set up, lab up, site.yml on the lab, a burst of traffic through it
 	ansible-playbook site.yml
+	ansible-playbook playbooks/lab_traffic.yml
+
+traffic: $(VENV)/.stamp ## Another burst through the lab: events accepted, loaded, in the warehouse
+	ansible-playbook playbooks/lab_traffic.yml
 
 # --- checks -----------------------------------------------------------------
 
@@ -89,13 +95,16 @@ test-python: $(VENV)/.stamp ## Python unit and integration tests (moto, a throwa
 	done; \
 	if [ -n "$$failed" ]; then echo "failed suites:$$failed" >&2; exit 1; fi
 
+test-e2e: setup ## The lab from nothing to nothing: site.yml twice, traffic, dashboard, --check, teardown
+	pytest tests/e2e -rA
+
 molecule: $(addprefix molecule-,$(MOLECULE_ROLES)) ## Every role's molecule scenario, one after another
 
 $(addprefix molecule-,$(MOLECULE_ROLES)): molecule-%: setup
 	cd roles/$* && MOLECULE_INSTANCE=molecule-$* molecule test
 
-test: setup lint test-python molecule ## Everything CI runs
-	@echo "make test: lint, Python tests and molecule ($(MOLECULE_ROLES)) passed"
+test: setup lint test-python test-e2e molecule ## Everything CI runs
+	@echo "make test: lint, Python tests, the lab end to end and molecule ($(MOLECULE_ROLES)) passed"
 
 bench: $(VENV)/.stamp ## Benchmarks: print figures next to baselines measured in the same run
 	@for bench in benchmarks/*.py; do echo "== $$bench"; python "$$bench"; done

@@ -354,6 +354,9 @@ class LocalApiServer(ThreadingHTTPServer):
 
 class RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: with Nagle's algorithm the body
+    # waits for the client's delayed ACK, a 40 ms floor on every response.
+    disable_nagle_algorithm = True
     server_version = "local-http-api"
     sys_version = ""
     server: LocalApiServer

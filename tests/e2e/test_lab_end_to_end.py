@@ -1,0 +1,267 @@
+"""The whole platform on the local lab, from nothing to nothing, as a new user runs it.
+
+One lab, built once for the module, in the order a user goes:
+
+1. ``playbooks/lab_up.yml``, then ``site.yml``: every layer on an empty lab;
+2. ``playbooks/lab_traffic.yml``: a burst through the ingest endpoint, the ETL
+   rerun over its hours, and the check that every accepted event is one row
+   of the warehouse;
+3. the dashboard at http://127.0.0.1:3838/clickstream/ in headless Chromium
+   shows the warehouse's events;
+4. ``site.yml`` again: changed=0 on every host, and how long it took against
+   the first run;
+5. ``site.yml --check`` on the built site: changed=0, nothing failed;
+6. ``playbooks/teardown.yml`` leaves nothing in the lab's AWS, and
+   ``playbooks/lab_down.yml`` nothing on the machine.
+
+The steps build on each other: a step whose prerequisite failed is skipped.
+It needs the lab's names and ports for itself and refuses to start while a
+lab is up (``make lab-down`` first).  Every playbook's output is kept in
+``.state/e2e/<step>.log``.  Run with ``make test-e2e`` (part of ``make test``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "fixtures"))
+
+import browser  # noqa: E402
+
+LOGS = REPO / ".state" / "e2e"
+TRAFFIC_SUMMARY = REPO / ".state" / "traffic" / "summary.json"
+DASHBOARD_URL = "http://127.0.0.1:3838/clickstream/"
+LAB_CONTAINERS = ("clickstream-oltp", "clickstream-dw")
+LAB_NETWORK = "clickstream-lab"
+# moto, the DW's and the OLTP host's PostgreSQL, Shiny, the ingest endpoint
+LAB_PORTS = (5000, 15432, 25432, 3838, 8080)
+RECAP = re.compile(
+    r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+"
+    r"unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)",
+    re.MULTILINE,
+)
+
+
+class Run:
+    """One ansible-playbook run: its exit status, duration, recap and log."""
+
+    def __init__(self, step: str, args: list[str]) -> None:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        self.log = LOGS / f"{step}.log"
+        env = {
+            **os.environ,
+            "ANSIBLE_FORCE_COLOR": "0",
+            "CONTAINERS_CONF": str(REPO / "molecule" / "containers.conf"),
+            "PATH": f"{REPO / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        }
+        started = time.monotonic()
+        with self.log.open("w") as out:
+            self.returncode = subprocess.call(
+                ["ansible-playbook", *args], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+        self.seconds = time.monotonic() - started
+        self.output = self.log.read_text()
+        self.recap = {
+            m["host"]: {k: int(m[k]) for k in ("ok", "changed", "unreachable", "failed")}
+            for m in RECAP.finditer(self.output)
+        }
+        print(f"\n{step}: exit {self.returncode} in {self.seconds:.0f} s, recap {self.recap}")
+
+    def tail(self, lines: int = 60) -> str:
+        return f"{self.log}, last lines:\n" + "\n".join(self.output.splitlines()[-lines:])
+
+    def require_success(self) -> None:
+        assert self.returncode == 0, f"ansible-playbook failed: {self.tail()}"
+        assert self.recap, f"no PLAY RECAP: {self.tail()}"
+        broken = {host: h for host, h in self.recap.items() if h["failed"] or h["unreachable"]}
+        assert not broken, self.tail()
+
+    def changed_tasks(self) -> list[str]:
+        """The TASK headers followed by a "changed:" line, for a helpful failure message."""
+        changed, task = [], None
+        for line in self.output.splitlines():
+            if line.startswith("TASK ["):
+                task = line.rstrip("* ")
+            elif line.startswith("changed:") and task:
+                changed.append(f"{task} -> {line}")
+        return changed
+
+
+class Lab:
+    """What the steps learn and need from the steps before them."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, Run] = {}
+        self.failed: set[str] = set()
+
+    def step(self, name: str, *needs: str) -> None:
+        """Skip this step when one it builds on failed or did not run."""
+        missing = [need for need in needs if need not in self.runs or need in self.failed]
+        if missing:
+            pytest.skip(f"needs the step(s) {', '.join(missing)}")
+
+    def play(self, step: str, *args: str) -> Run:
+        run = Run(step, list(args))
+        self.runs[step] = run
+        if run.returncode != 0:
+            self.failed.add(step)
+        return run
+
+
+def lab_is_up() -> list[str]:
+    """What of a lab is running on this machine: containers, network, busy ports."""
+    found = []
+    env = {**os.environ, "CONTAINERS_CONF": str(REPO / "molecule" / "containers.conf")}
+    for name in LAB_CONTAINERS:
+        if subprocess.call(["podman", "container", "exists", name], env=env) == 0:
+            found.append(f"container {name}")
+    if subprocess.call(["podman", "network", "exists", LAB_NETWORK], env=env) == 0:
+        found.append(f"network {LAB_NETWORK}")
+    for port in LAB_PORTS:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                found.append(f"something listening on 127.0.0.1:{port}")
+    return found
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    already = lab_is_up()
+    if already:
+        pytest.fail(
+            "the end-to-end test builds a lab from nothing, but one is up ("
+            + ", ".join(already)
+            + "): run make lab-down first"
+        )
+    lab = Lab()
+    try:
+        yield lab
+    finally:
+        if "lab_down" not in lab.runs:
+            Run("cleanup_lab_down", ["playbooks/lab_down.yml"])
+
+
+def test_site_builds_everything_on_an_empty_lab(lab: Lab):
+    lab.play("lab_up", "playbooks/lab_up.yml").require_success()
+    first = lab.play("site_first", "site.yml")
+    first.require_success()
+    assert {"localhost", *LAB_CONTAINERS} <= set(first.recap), first.recap
+
+
+def test_a_burst_of_traffic_lands_once_in_the_warehouse(lab: Lab):
+    lab.step("test", "site_first")
+    TRAFFIC_SUMMARY.unlink(missing_ok=True)
+    lab.play("traffic", "playbooks/lab_traffic.yml").require_success()
+    summary = json.loads(TRAFFIC_SUMMARY.read_text())
+    print(f"traffic summary: {json.dumps(summary, sort_keys=True)}")
+    assert summary["events_accepted"] > 0
+    assert summary["rows_for_accepted_events"] == summary["events_accepted"]
+    assert summary["objects_loaded"] == summary["objects_written"]
+    assert summary["etl_rejects"] == 0
+    assert summary["bad_requests_refused"] == summary["bad_requests_sent"] > 0
+
+
+def test_the_dashboard_shows_the_warehouse(lab: Lab):
+    lab.step("test", "traffic")
+    if missing := browser.missing_programs():
+        pytest.fail("the dashboard check needs " + ", ".join(missing) + ": run make setup")
+    warehouse_events = json.loads(TRAFFIC_SUMMARY.read_text())["warehouse_events"]
+    with browser.chromium() as driver:
+        driver.get(DASHBOARD_URL)
+        shown = wait_for_kpi(driver, "kpi-events")
+        screenshot = LOGS / "dashboard_overview.png"
+        driver.save_screenshot(str(screenshot))
+    assert shown == warehouse_events, f"the overview shows {shown} events ({screenshot})"
+
+
+def test_a_second_run_changes_nothing(lab: Lab):
+    lab.step("test", "site_first", "traffic")
+    second = lab.play("site_second", "site.yml")
+    second.require_success()
+    first = lab.runs["site_first"]
+    print(f"site.yml on the lab: first run {first.seconds:.0f} s, again {second.seconds:.0f} s")
+    assert all(h["changed"] == 0 for h in second.recap.values()), "\n".join(second.changed_tasks())
+
+
+def test_check_mode_works_on_the_whole_site(lab: Lab):
+    lab.step("test", "site_first")
+    check = lab.play("site_check", "site.yml", "--check")
+    check.require_success()
+    assert all(h["changed"] == 0 for h in check.recap.values()), "\n".join(check.changed_tasks())
+
+
+def test_teardown_and_lab_down_leave_nothing(lab: Lab):
+    lab.step("test", "lab_up")
+    lab.play("teardown", "playbooks/teardown.yml").require_success()
+    left = aws_leftovers()
+    lab.play("lab_down", "playbooks/lab_down.yml").require_success()
+    assert left == {}, f"teardown left these in the lab's AWS: {left}"
+    assert lab_is_up() == []
+
+
+def wait_for_kpi(driver: Any, kpi_id: str, timeout: float = 60) -> float:
+    """The value of an overview card, once Shiny has rendered it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = driver.execute_script(
+            "const e = document.querySelector('#' + arguments[0] + ' .kpi-value');"
+            "return e ? e.getAttribute('data-value') : null;",
+            kpi_id,
+        )
+        if value is not None:
+            return float(value)
+        time.sleep(0.5)
+    raise AssertionError(f"the dashboard showed no {kpi_id} card within {timeout} s")
+
+
+def aws_leftovers() -> dict[str, list[str]]:
+    """What of the project is still in the lab's moto server, by kind."""
+    import boto3
+
+    session = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    kwargs = {
+        "endpoint_url": "https://127.0.0.1:5000",
+        "verify": str(REPO / ".state" / "secrets" / "moto.crt"),
+    }
+
+    def client(service: str) -> Any:
+        return session.client(service, **kwargs)
+
+    ec2 = client("ec2")
+    project_vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Project", "Values": ["clickstream"]}])
+    found = {
+        "buckets": [b["Name"] for b in client("s3").list_buckets()["Buckets"]],
+        "functions": [f["FunctionName"] for f in client("lambda").list_functions()["Functions"]],
+        "http_apis": [a["Name"] for a in client("apigatewayv2").get_apis()["Items"]],
+        "rules": [r["Name"] for r in client("events").list_rules()["Rules"]],
+        "log_groups": [
+            g["logGroupName"] for g in client("logs").describe_log_groups()["logGroups"]
+        ],
+        "roles": [
+            r["RoleName"]
+            for r in client("iam").list_roles()["Roles"]
+            if r["RoleName"].startswith("clickstream")
+        ],
+        "instances": [
+            i["InstanceId"]
+            for r in ec2.describe_instances()["Reservations"]
+            for i in r["Instances"]
+            if i["State"]["Name"] != "terminated"
+        ],
+        "vpcs": [v["VpcId"] for v in project_vpcs["Vpcs"]],
+    }
+    return {kind: names for kind, names in found.items() if names}
