@@ -207,16 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     with pg_fixture.running_postgres(settings=SETTINGS) as server:
         server.create_database(DATABASE)
         pg_fixture.apply_migrations(server, DATABASE, MIGRATIONS)
-        # The ETL's funnel refresh joins its CTEs in nested loops, quadratic in a day's
-        # sessions (20k events a day: 5 s; 333k: most of an hour).  The load turns nested
-        # loops off for its own connection; the queries measured below do not.
-        conn = psycopg2.connect(
-            server.dsn(DATABASE), options="-c TimeZone=UTC -c enable_nestloop=off"
-        )
+        conn = psycopg2.connect(server.dsn(DATABASE), options="-c TimeZone=UTC")
         print("Loading (generate, COPY, ETL rollup refresh per day):")
         figures = load(conn, config)
-        conn.close()
-        conn = psycopg2.connect(server.dsn(DATABASE), options="-c TimeZone=UTC")
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("VACUUM ANALYZE")

@@ -20,7 +20,7 @@ from typing import Any
 import etl_rollups
 import psycopg2
 import pytest
-from etl_test_helpers import ETL_PASSWORD, REPO
+from etl_test_helpers import ETL_PASSWORD, MIGRATIONS, REPO
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
@@ -464,3 +464,32 @@ def test_one_pass_funnel_equals_the_former_self_join(dw, events) -> None:
     )
     assert one_pass == former
     assert {row[1] for row in one_pass} == {1, 2, 3, 4, 5, 6}
+
+
+NEW_IN_0005 = (
+    "hourly_sessions",
+    "visitor_days",
+    "daily_visitors",
+    "daily_session_depth",
+    "daily_session_entry_exit",
+    "daily_entry_pages",
+    "daily_entry_exit_pages",
+    "daily_event_transitions",
+)
+
+
+def test_migration_0005_fills_its_tables_on_a_warehouse_with_data_once(dw, events) -> None:
+    """A warehouse migrated to 0004 with data gets the same tables the ETL would keep."""
+    _everything, on_time, late = events
+    load_incrementally(dw, on_time, late)
+    kept_by_the_etl = snapshot(dw)
+    # the warehouse as it was before 0005: its tables empty, the file not recorded
+    dw.query(f"TRUNCATE {', '.join(NEW_IN_0005)}")
+    dw.query("DELETE FROM schema_migrations WHERE filename = '0005_session_rollups.sql'")
+    migration = MIGRATIONS / "0005_session_rollups.sql"
+
+    dw.server.psql(dw.name, "-1", "-f", str(migration))
+    assert snapshot(dw) == kept_by_the_etl
+    # applied again (recorded by now): nothing is added twice
+    dw.server.psql(dw.name, "-1", "-f", str(migration))
+    assert snapshot(dw) == kept_by_the_etl

@@ -112,5 +112,84 @@ GRANT SELECT
        public.daily_entry_exit_pages, public.daily_event_transitions
     TO dw_reader;
 
+-- A warehouse that already holds sessions and events gets the new tables filled once,
+-- on the first application only (the ETL keeps them up to date from then on): the same
+-- figures as etl_rollups.py computes, for every day at once.  The ETL's rollup lock
+-- keeps a refresh from running meanwhile.
+SELECT pg_advisory_xact_lock(1668049778);  -- etl_rollups.ROLLUP_LOCK_KEY
+
+CREATE TEMPORARY TABLE migration_0005_backfill ON COMMIT DROP AS
+SELECT NOT EXISTS (SELECT FROM public.schema_migrations m
+                   WHERE m.filename = '0005_session_rollups.sql') AS needed;
+
+CREATE TEMPORARY TABLE migration_0005_sessions ON COMMIT DROP AS
+SELECT (s.started_at AT TIME ZONE 'UTC')::date AS day,
+       date_trunc('hour', s.started_at, 'UTC') AS session_hour, s.visitor_key, s.event_count,
+       s.converted, s.duration_seconds, s.entry_page, s.exit_page, s.first_event_name,
+       s.last_event_name
+FROM public.sessions s
+WHERE (SELECT b.needed FROM migration_0005_backfill b);
+
+INSERT INTO public.hourly_sessions (session_hour, sessions, visitors, converted, bounced,
+    duration_seconds)
+SELECT s.session_hour, count(*), count(DISTINCT s.visitor_key),
+       count(*) FILTER (WHERE s.converted), count(*) FILTER (WHERE s.event_count = 1),
+       sum(s.duration_seconds)
+FROM migration_0005_sessions s
+GROUP BY 1;
+
+INSERT INTO public.visitor_days (visitor_key, day, previous_day, sessions)
+SELECT v.visitor_key, v.day, lag(v.day) OVER (PARTITION BY v.visitor_key ORDER BY v.day),
+       v.sessions
+FROM (SELECT s.visitor_key, s.day, count(*) AS sessions FROM migration_0005_sessions s
+      WHERE s.visitor_key IS NOT NULL GROUP BY 1, 2) v;
+
+INSERT INTO public.daily_visitors (day, previous_day, visitors)
+SELECT v.day, v.previous_day, count(*)
+FROM public.visitor_days v
+WHERE (SELECT b.needed FROM migration_0005_backfill b)
+GROUP BY 1, 2;
+
+INSERT INTO public.daily_session_depth (day, depth, sessions, converted)
+SELECT s.day, least(s.event_count, 20), count(*), count(*) FILTER (WHERE s.converted)
+FROM migration_0005_sessions s
+GROUP BY 1, 2;
+
+INSERT INTO public.daily_session_entry_exit (day, first_event_name, last_event_name, sessions,
+    converted, events)
+SELECT s.day, s.first_event_name, s.last_event_name, count(*),
+       count(*) FILTER (WHERE s.converted), sum(s.event_count)
+FROM migration_0005_sessions s
+GROUP BY 1, 2, 3;
+
+INSERT INTO public.daily_entry_pages (day, entry_page, sessions, bounced, converted,
+    duration_seconds)
+SELECT s.day, s.entry_page, count(*), count(*) FILTER (WHERE s.event_count = 1),
+       count(*) FILTER (WHERE s.converted), sum(s.duration_seconds)
+FROM migration_0005_sessions s
+GROUP BY 1, 2;
+
+INSERT INTO public.daily_entry_exit_pages (day, entry_page, exit_page, sessions)
+SELECT s.day, s.entry_page, s.exit_page, count(*)
+FROM migration_0005_sessions s
+WHERE s.exit_page IS NOT NULL
+GROUP BY 1, 2, 3;
+
+-- Transitions come from the events (days that have rollups: what the ETL refreshed).
+INSERT INTO public.daily_event_transitions (day, from_event_name, to_event_name, transitions)
+SELECT t.day, t.event_name, coalesce(t.next_event_name, '(exit)'), count(*)
+FROM (
+    SELECT (e.event_timestamp AT TIME ZONE 'UTC')::date AS day, e.event_name,
+           lead(e.event_name) OVER (
+               PARTITION BY (e.event_timestamp AT TIME ZONE 'UTC')::date,
+                            coalesce(e.session_id, 'v:' || coalesce(e.client_id, e.user_id))
+               ORDER BY e.event_timestamp, e.event_id) AS next_event_name
+    FROM public.clickstream_events e
+    WHERE (SELECT b.needed FROM migration_0005_backfill b)
+      AND coalesce(e.session_id, e.client_id, e.user_id) IS NOT NULL
+      AND (e.event_timestamp AT TIME ZONE 'UTC')::date IN (SELECT f.day FROM public.daily_funnel f)
+) t
+GROUP BY 1, 2, 3;
+
 INSERT INTO public.schema_migrations (filename) VALUES ('0005_session_rollups.sql')
 ON CONFLICT (filename) DO NOTHING;

@@ -14,9 +14,13 @@ WITH top AS (
 SELECT coalesce(t.entry_page, '(unknown)') AS entry_page, t.sessions::float8 AS sessions,
        t.bounced::float8 AS bounced, t.converted::float8 AS converted,
        t.avg_duration_seconds,
-       (SELECT x.exit_page FROM public.daily_entry_exit_pages x
-         WHERE x.day BETWEEN $1::date AND $2::date
-           AND (x.entry_page = t.entry_page OR (x.entry_page IS NULL AND t.entry_page IS NULL))
+       (SELECT x.exit_page
+          FROM (SELECT e.exit_page, e.sessions FROM public.daily_entry_exit_pages e
+                 WHERE e.entry_page = t.entry_page AND e.day BETWEEN $1::date AND $2::date
+                UNION ALL
+                SELECT e.exit_page, e.sessions FROM public.daily_entry_exit_pages e
+                 WHERE t.entry_page IS NULL AND e.entry_page IS NULL
+                   AND e.day BETWEEN $1::date AND $2::date) x
          GROUP BY x.exit_page
          ORDER BY sum(x.sessions) DESC, x.exit_page
          LIMIT 1) AS top_exit_page
