@@ -21,11 +21,11 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 # Namespace of generated event ids: uuid5(NAMESPACE, "<object key>#<event index>").
 EVENT_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:clickstream:etl:event")
@@ -87,6 +87,16 @@ PRODUCT_PRICE_FIELDS = (
     ("price", "context_product_price"),
     ("discountPrice", "context_product_discount_price"),
 )
+TEXT_SOURCES = tuple(source for source, _ in TEXT_FIELDS)
+PRODUCT_COLUMNS = COLUMNS[
+    COLUMNS.index("context_product_id") : COLUMNS.index("context_product_url_path") + 1
+]
+PRODUCT_SLOTS = {column: slot for slot, column in enumerate(PRODUCT_COLUMNS)}
+# payload keys a column holds: left out of payload_extra unless held only after coercion
+MAPPED_KEYS = frozenset(
+    {"eventName", "eventId", *TEXT_SOURCES, *IDENTITY_SOURCE_KEYS, "isFirstVisit", "product"}
+    | {"_ingest"}
+)
 TRUE_STRINGS = frozenset({"true", "1", "yes", "y", "on"})
 FALSE_STRINGS = frozenset({"false", "0", "no", "n", "off"})
 
@@ -102,14 +112,18 @@ class Reject:
     excerpt: str
 
 
-@dataclass(frozen=True)
-class Row:
-    """One mapped event: its id, UTC hour and its COPY text line (bytes, with newline)."""
+class Row(NamedTuple):
+    """One mapped event: its id, UTC hour, column values (COPY order) and COPY text line."""
 
     event_id: str
     event_hour: datetime
-    values: dict[str, Any]
+    fields: tuple[Any, ...]
     copy_line: bytes
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """Column name -> value."""
+        return dict(zip(COLUMNS, self.fields, strict=True))
 
 
 @dataclass
@@ -277,18 +291,42 @@ def generated_event_id(key: str, index: int) -> str:
 # COPY text format
 # ---------------------------------------------------------------------------------------------
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NULL = "\\N"
+_TABS_PER_LINE = len(COLUMNS) - 1
 
 
-_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+def _json_encoder() -> Callable[[Any], str]:
+    """Compact JSON text, non-ASCII kept, NaN/Infinity refused (PostgreSQL rejects them).
+
+    ``json.JSONEncoder.encode`` builds a new C encoder on every call; this builds it
+    once (what ``encode`` does inside, without the per-call setup), else falls back.
+    """
+    encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if c_make_encoder is None:  # pragma: no cover - CPython always has the C accelerator
+        return encoder.encode
+    # no cycle markers: what json.loads returns cannot be circular
+    c_encode = c_make_encoder(
+        None, encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+    join = "".join
+
+    def encode(value: Any) -> str:
+        return join(c_encode(value, 0))
+
+    return encode
+
+
+_encode_json = _json_encoder()
 
 
 def copy_field(value: Any) -> str:
-    """One value in COPY text format (the hot path of the transform: type dispatch)."""
+    """One value in COPY text format, escaped."""
     kind = type(value)
     if kind is str:
         text = value
     elif value is None:
-        return "\\N"
+        return _NULL
     elif kind is bool:
         return "t" if value else "f"
     elif kind is int:
@@ -309,22 +347,68 @@ def contains_nul(value: Any) -> bool:
         return "\x00" in value
     if isinstance(value, dict):
         return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return any(contains_nul(v) for v in value)
     return False
 
 
-def copy_line(values: dict[str, Any]) -> bytes:
-    line = "\t".join([copy_field(values[column]) for column in COLUMNS]) + "\n"
+def _copy_text(fields: Iterable[Any]) -> bytes:
+    """A COPY text line of these values (the transform's hot path).
+
+    Values are formatted unescaped first.  Each NULL adds one backslash and each
+    separator one tab, so when the line holds exactly those, no value needed
+    escaping; otherwise (rare: a backslash, tab or line break in a value, e.g. a
+    JSON escape) every value is formatted again with :func:`copy_field`.
+    """
+    parts = []
+    nulls = 0
+    for value in fields:
+        kind = type(value)
+        if kind is str:
+            parts.append(value)
+        elif value is None:
+            parts.append(_NULL)
+            nulls += 1
+        elif kind is bool:
+            parts.append("t" if value else "f")
+        elif kind is int:
+            parts.append(str(value))
+        elif kind is dict:
+            parts.append(_encode_json(value))
+        else:
+            parts.append(copy_field(value))
+            nulls += parts[-1].count("\\")  # already escaped
+    line = "\t".join(parts)
+    if (
+        line.count("\\") != nulls
+        or line.count("\t") != _TABS_PER_LINE
+        or "\n" in line
+        or "\r" in line
+    ):
+        line = "\t".join([copy_field(value) for value in fields])
     try:
-        return line.encode("utf-8")
+        return (line + "\n").encode("utf-8")
     except UnicodeEncodeError:
         raise EventRejected("event contains invalid Unicode (an unpaired surrogate)") from None
+
+
+def copy_line(values: dict[str, Any]) -> bytes:
+    return _copy_text([values[column] for column in COLUMNS])
 
 
 # ---------------------------------------------------------------------------------------------
 # mapping
 # ---------------------------------------------------------------------------------------------
+def _text_field(value: Any, name: str, kept: list[str]) -> str | None:
+    """A text column's value; ``name`` goes to ``kept`` when the column holds it coerced."""
+    if value is None or (type(value) is str and value):
+        return value
+    text, verbatim = to_text(value, name)
+    if not verbatim:
+        kept.append(name)
+    return text
+
+
 def map_event(
     payload: Any,
     *,
@@ -334,119 +418,134 @@ def map_event(
     shared_ingest: dict[str, Any] | None = None,
     may_contain_nul: bool = True,
 ) -> Row:
-    """Map one client event (plus ``_ingest``) to a row, or raise :class:`EventRejected`."""
+    """Map one client event (plus ``_ingest``) to a row, or raise :class:`EventRejected`.
+
+    Checks run in a fixed order, so an event with several problems always gets the
+    same reason.  A mapped key whose column holds its value only after coercion is
+    listed in ``kept`` and stays in ``payload_extra``.
+    """
     if not isinstance(payload, dict):
         raise EventRejected(f"event must be a JSON object, got {json_type(payload)}")
-    extra: dict[str, Any] = {}
-    consumed: set[str] = set()
-    values: dict[str, Any] = {"source_object_key": key, "source_event_index": index}
+    get = payload.get
+    kept: list[str] = []
 
-    name = payload.get("eventName")
+    name = get("eventName")
     if not isinstance(name, str) or not name.strip():
         raise EventRejected(
             "eventName is missing"
             if name is None
             else f"eventName must be a non-empty string, got {show(name)}"
         )
-    values["event_name"] = name
-    consumed.add("eventName")
 
-    # event_id
-    raw_id = payload.get("eventId")
-    event_id, id_verbatim = to_text(raw_id, "eventId")
+    event_id = _text_field(get("eventId"), "eventId", kept)
     if event_id is not None and len(event_id) > MAX_EVENT_ID_LENGTH:
         raise EventRejected(f"eventId is longer than {MAX_EVENT_ID_LENGTH} characters")
-    values["event_id_generated"] = event_id is None
-    values["event_id"] = event_id if event_id is not None else generated_event_id(key, index)
-    if id_verbatim:
-        consumed.add("eventId")
+    id_generated = event_id is None
+    if event_id is None:
+        event_id = generated_event_id(key, index)
 
-    # plain text columns
-    for source, column in TEXT_FIELDS:
-        values[column], verbatim = to_text(payload.get(source), source)
-        if verbatim:
-            consumed.add(source)
-    values["identity_source"] = None
+    texts = [_text_field(get(source), source, kept) for source in TEXT_SOURCES]
+    identity_source = None
     for source in IDENTITY_SOURCE_KEYS:
         if source in payload:
             value, verbatim = to_text(payload[source], source)
-            if values["identity_source"] is None:
-                values["identity_source"] = value
-                if verbatim:
-                    consumed.add(source)
-    values["is_first_visit"], verbatim = to_bool(payload.get("isFirstVisit"), "isFirstVisit")
-    if verbatim:
-        consumed.add("isFirstVisit")
+            if identity_source is None:
+                identity_source = value
+                if not verbatim:
+                    kept.append(source)
+            else:  # the first spelling won: this one stays in payload_extra
+                kept.append(source)
+    first_visit = get("isFirstVisit")
+    if first_visit is not None and type(first_visit) is not bool:
+        first_visit, verbatim = to_bool(first_visit, "isFirstVisit")
+        if not verbatim:
+            kept.append("isFirstVisit")
 
-    # product context
-    product = payload.get("product")
-    for _, column in (*PRODUCT_TEXT_FIELDS, *PRODUCT_PRICE_FIELDS):
-        values[column] = None
-    values["context_product_brand"] = None
+    # product context, in PRODUCT_COLUMNS order
+    product = get("product")
+    product_values: list[Any] = [None] * len(PRODUCT_COLUMNS)
+    product_rest: dict[str, Any] = {}
     if isinstance(product, dict):
         product_consumed: set[str] = set()
         for source, column in PRODUCT_TEXT_FIELDS:
-            values[column], verbatim = to_text(product.get(source), f"product.{source}")
+            value, verbatim = to_text(product.get(source), f"product.{source}")
+            product_values[PRODUCT_SLOTS[column]] = value
             if verbatim:
                 product_consumed.add(source)
         for source, column in PRODUCT_PRICE_FIELDS:
-            values[column], verbatim = to_bigint(product.get(source), f"product.{source}")
+            value, verbatim = to_bigint(product.get(source), f"product.{source}")
+            product_values[PRODUCT_SLOTS[column]] = value
             if verbatim:
                 product_consumed.add(source)
-        values["context_product_brand"], brand_keys = pick_brand(product)
+        brand, brand_keys = pick_brand(product)
+        product_values[PRODUCT_SLOTS["context_product_brand"]] = brand
         product_consumed |= brand_keys
-        rest = {k: v for k, v in product.items() if k not in product_consumed}
-        if rest:
-            extra["product"] = rest
-        consumed.add("product")
-    elif product is None:
-        consumed.add("product")
-    else:
+        product_rest = {k: v for k, v in product.items() if k not in product_consumed}
+    elif product is not None:
         raise EventRejected(f"product must be a JSON object, got {json_type(product)}")
 
     # _ingest: its own column when it is an object (per event, else the batch's)
-    ingest = payload.get("_ingest", shared_ingest)
+    ingest = get("_ingest", shared_ingest)
     if isinstance(ingest, dict):
-        values["ingest_metadata"] = ingest
-        consumed.add("_ingest")
+        ingest_metadata = ingest
+        moment = parse_timestamp(ingest.get("receivedAt"))
     else:
-        values["ingest_metadata"] = None
-        if ingest is None:
-            consumed.add("_ingest")
+        ingest_metadata = moment = None
+        if ingest is not None:
+            kept.append("_ingest")
 
     # event_timestamp: _ingest.receivedAt > payload timestamp > S3 LastModified
-    moment = parse_timestamp(ingest.get("receivedAt")) if isinstance(ingest, dict) else None
     source = "ingest"
     if moment is None:
         source = "payload"
         for ts_key in PAYLOAD_TIMESTAMP_KEYS:
-            moment = parse_timestamp(payload.get(ts_key))
+            moment = parse_timestamp(get(ts_key))
             if moment is not None:
                 break
     if moment is None:
         if last_modified is None:
             raise EventRejected("event has no usable timestamp and the object no LastModified")
         moment, source = last_modified.astimezone(UTC), "s3"
-    values["event_timestamp"] = moment
-    values["event_timestamp_source"] = source
 
-    for k, v in payload.items():
-        if k not in consumed and k not in extra:
-            extra[k] = v
-    values["payload_extra"] = extra
-    if may_contain_nul and contains_nul(values):
+    extra = {"product": product_rest} if product_rest else {}
+    if kept:
+        keep = frozenset(kept)
+        extra.update((k, v) for k, v in payload.items() if k not in MAPPED_KEYS or k in keep)
+    else:
+        extra.update((k, v) for k, v in payload.items() if k not in MAPPED_KEYS)
+
+    # in COLUMNS order
+    fields = (
+        event_id,
+        moment,
+        name,
+        texts[0],  # user_id
+        texts[1],  # user_login_state
+        identity_source,
+        texts[2],  # client_id
+        texts[3],  # session_id
+        first_visit,
+        *product_values,
+        texts[4],  # page_url
+        texts[5],  # referrer
+        extra,
+        ingest_metadata,
+        id_generated,
+        source,
+        key,
+        index,
+    )
+    if may_contain_nul and contains_nul(fields):
         raise EventRejected(
             "event contains a NUL character (\\u0000), which PostgreSQL cannot store"
         )
     try:
-        line = copy_line(values)
+        line = _copy_text(fields)
     except ValueError as exc:  # NaN/Infinity from a non-standard producer
         if isinstance(exc, EventRejected):
             raise
         raise EventRejected(f"event is not valid JSON for PostgreSQL: {exc}") from None
-    return Row(
-        event_id=values["event_id"], event_hour=hour_of(moment), values=values, copy_line=line
-    )
+    return Row(event_id, hour_of(moment), fields, line)
 
 
 # ---------------------------------------------------------------------------------------------
