@@ -108,6 +108,7 @@ def load(conn: Any, config: datagen.Config) -> dict[str, float]:
     columns = ", ".join(etl_transform.COLUMNS)
     target = sql.Identifier("public", "clickstream_events")
     generate = copy = rollup = 0.0
+    rollup_steps: dict[str, float] = {}
     loaded = 0
     started = time.perf_counter()
     iterator = datagen.Generator(config).days()
@@ -131,7 +132,7 @@ def load(conn: Any, config: datagen.Config) -> dict[str, float]:
                 ([h.replace("T", " ") for h in hours],),
             )
         t2 = time.perf_counter()
-        etl_rollups.refresh(conn, target)
+        etl_rollups.refresh(conn, target, rollup_steps)
         t3 = time.perf_counter()
         generate, copy, rollup = generate + t1 - t0, copy + t2 - t1, rollup + t3 - t2
         loaded += len(events)
@@ -140,7 +141,13 @@ def load(conn: Any, config: datagen.Config) -> dict[str, float]:
             f"  {day}: {len(events):>9,} events, {loaded:>11,} in all ({rate:,.0f}/s)",
             flush=True,
         )
-    return {"generate": generate, "copy": copy, "rollup": rollup, "events": loaded}
+    return {
+        "generate": generate,
+        "copy": copy,
+        "rollup": rollup,
+        "events": loaded,
+        "rollup_steps": rollup_steps,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,6 +223,10 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"Loaded {figures['events']:,} events: generate+format {figures['generate']:.0f} s,"
             f" COPY {figures['copy']:.0f} s, rollups {figures['rollup']:.0f} s"
+        )
+        print(
+            "  rollup refresh by statement: "
+            + ", ".join(f"{k} {v:.1f} s" for k, v in figures["rollup_steps"].items())
         )
         for name, rows, size in table_sizes(conn):
             print(f"  {name:<26} {rows:>12,} rows {size:>10}")

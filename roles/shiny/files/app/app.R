@@ -386,12 +386,8 @@ server <- function(input, output, session) {
 
   output$journey_entry_exit_sankey <- renderPlot({
     d <- in_range(entry_exit())
-    starts <- paste("start:", d$first_event_name)
-    ends <- paste("end:", d$last_event_name)
-    nodes <- data.frame(name = c(unique(starts), unique(ends)),
-                        column = rep(1:2, c(length(unique(starts)), length(unique(ends)))))
-    sankey_chart(nodes, data.frame(source = starts, target = ends, value = d$sessions),
-                 "First event → last event (the 25 most common pairs)")
+    pairs_sankey(paste("start:", d$first_event_name), paste("end:", d$last_event_name),
+                 d$sessions, "First event → last event (the 25 most common pairs)")
   })
 
   output$journey_pages_table <- renderTable({
@@ -408,11 +404,8 @@ server <- function(input, output, session) {
   output$journey_next_steps_sankey <- renderPlot({
     d <- in_range(next_steps())
     d <- head(d, 20)
-    sources <- paste("from:", d$from_event_name)
     targets <- ifelse(d$to_event_name == "(exit)", "end: (exit)", paste("to:", d$to_event_name))
-    nodes <- data.frame(name = c(unique(sources), unique(targets)),
-                        column = rep(1:2, c(length(unique(sources)), length(unique(targets)))))
-    sankey_chart(nodes, data.frame(source = sources, target = targets, value = d$transitions),
+    pairs_sankey(paste("from:", d$from_event_name), targets, d$transitions,
                  "Event → next event (the 20 most common pairs)")
   })
 

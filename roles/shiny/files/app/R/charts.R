@@ -80,3 +80,11 @@ sankey_chart <- function(nodes, links, title) {
     ggplot2::theme(legend.position = "bottom", legend.title = ggplot2::element_blank(),
                    plot.title = ggplot2::element_text(face = "bold", size = 13))
 }
+
+# A two-column Sankey of pairs: sources on the left, targets on the right (a target
+# named "end..." or "left..." is drawn as leaving).
+pairs_sankey <- function(sources, targets, values, title) {
+  nodes <- data.frame(name = c(unique(sources), unique(targets)),
+                      column = rep(1:2, c(length(unique(sources)), length(unique(targets)))))
+  sankey_chart(nodes, data.frame(source = sources, target = targets, value = values), title)
+}
