@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 import requests
-from etl_rerun_helpers import REGION, RERUN_PLAYBOOK, create_function_with_alias, run_playbook
+from ansible_moto import REGION, run_playbook
+from etl_rerun_helpers import RERUN_PLAYBOOK, create_function_with_alias
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +49,7 @@ def rerun(endpoint: str, *args: str):
         RERUN_PLAYBOOK,
         *args,
         "-e", "etl_rerun_mode=lambda", "-e", "etl_rerun_chunk_hours=3",
-        env={"AWS_ENDPOINT_URL": endpoint},
+        endpoint=endpoint,
     )  # fmt: skip
 
 

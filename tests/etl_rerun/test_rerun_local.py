@@ -18,14 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from etl_rerun_helpers import (
-    PROJECT_ROOT,
-    REGION,
-    RERUN_PLAYBOOK,
-    aws_client,
-    load_file,
-    run_playbook,
-)
+from ansible_moto import PROJECT_ROOT, REGION, aws_client, run_playbook
+from etl_rerun_helpers import RERUN_PLAYBOOK, load_file
 
 pytestmark = pytest.mark.integration
 
@@ -144,9 +138,7 @@ def rerun(dw: Any, raw: Any, package: Path, moto_endpoint: str):
             "etl_rerun_environment": {"ETL_FETCH_CONCURRENCY": "4"},
             **overrides,
         }
-        return run_playbook(
-            RERUN_PLAYBOOK, *args, extra_vars=extra, env={"AWS_ENDPOINT_URL": moto_endpoint}
-        )
+        return run_playbook(RERUN_PLAYBOOK, *args, extra_vars=extra, endpoint=moto_endpoint)
 
     return run
 

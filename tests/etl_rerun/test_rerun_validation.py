@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from etl_rerun_helpers import RERUN_PLAYBOOK, run_playbook
+from ansible_moto import run_playbook
+from etl_rerun_helpers import RERUN_PLAYBOOK
 
 USAGE = "ansible-playbook playbooks/etl_rerun.yml -e etl_from=2026-11-24T05 -e etl_to=2026-11-24T07"
 

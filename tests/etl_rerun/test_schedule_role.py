@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from etl_rerun_helpers import REGION, aws_client, create_function_with_alias, run_playbook
+from ansible_moto import REGION, aws_client, local_play, run_playbook, write_playbook
+from etl_rerun_helpers import create_function_with_alias
 
 pytestmark = pytest.mark.integration
 
@@ -32,25 +33,8 @@ def etl_alias(moto_endpoint: str) -> str:
 
 
 def write_play(directory: Path, role_vars: dict[str, Any], endpoint: str) -> Path:
-    play = {
-        "name": "etl_schedule test",
-        "hosts": "localhost",
-        "connection": "local",
-        "gather_facts": False,
-        "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
-        "module_defaults": {
-            "group/clickstream.aws.aws": {
-                "endpoint_url": endpoint,
-                "region": REGION,
-                "access_key": "testing",
-                "secret_key": "testing",
-            }
-        },
-        "roles": [{"role": "etl_schedule", **role_vars}],
-    }
-    path = directory / "play.yml"
-    path.write_text(json.dumps([play], indent=2))  # JSON is YAML
-    return path
+    play = local_play("etl_schedule test", endpoint, roles=[{"role": "etl_schedule", **role_vars}])
+    return write_playbook(directory / "play.yml", play)
 
 
 def apply(tmp_path: Path, endpoint: str, *flags: str, **role_vars: Any):

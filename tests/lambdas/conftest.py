@@ -1,10 +1,12 @@
 """Shared pieces of the Lambda deployment tests.
 
-* ``moto``: one moto server (ThreadedMotoServer) on a free 127.0.0.1 port for
-  the session; the inventory's ``aws_endpoint_url`` follows ``AWS_ENDPOINT_URL``.
+* ``moto``: one moto server (``ansible_moto.threaded_moto``) on a free
+  127.0.0.1 port for the session; the inventory's ``aws_endpoint_url`` follows
+  ``AWS_ENDPOINT_URL``.
 * ``run_playbook``: ``ansible-playbook`` as an operator runs it (cwd at the
-  project root, the project's ansible.cfg and default inventory), with the
-  JSON callback so the tests read each task's result and the recap.
+  project root, the project's ansible.cfg and default inventory), pointed at
+  that server, with the JSON callback so the tests read each task's result and
+  the recap (``ansible_moto.run_playbook``).
 * ``make_wheel``: a real, minimal wheel for a given platform tag, so the
   dependency path of the packaging is tested against a local wheelhouse
   (``--no-index --find-links``) and not the network.
@@ -15,29 +17,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib.util
-import json
-import os
-import socket
-import subprocess
 import sys
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
-REGION = "us-east-1"  # the local inventory's aws_region
+if str(PROJECT_ROOT / "tests" / "fixtures") not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT / "tests" / "fixtures"))
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+import ansible_moto  # noqa: E402
+from ansible_moto import Moto, PlaybookRun  # noqa: E402
 
 
 def load_module(relative: str, name: str):
@@ -48,90 +40,16 @@ def load_module(relative: str, name: str):
     return module
 
 
-@dataclass
-class Moto:
-    url: str
-
-    def client(self, service: str):
-        return boto3.client(
-            service,
-            endpoint_url=self.url,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-
 @pytest.fixture(scope="session")
 def moto() -> Iterator[Moto]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield Moto(f"http://{host}:{port}")
-    server.stop()
-
-
-@dataclass
-class PlaybookRun:
-    returncode: int
-    output: dict
-    stdout: str
-    stderr: str
-
-    @property
-    def stats(self) -> dict:
-        return self.output["stats"]["localhost"]
-
-    @property
-    def changed(self) -> int:
-        return self.stats["changed"]
-
-    def results(self, name_part: str) -> list[dict]:
-        """Results of the tasks whose name contains ``name_part`` (all plays)."""
-        return [
-            task["hosts"]["localhost"]
-            for play in self.output["plays"]
-            for task in play["tasks"]
-            if name_part in task["task"]["name"] and "localhost" in task["hosts"]
-        ]
-
-    def changed_tasks(self) -> list[str]:
-        return [
-            task["task"]["name"]
-            for play in self.output["plays"]
-            for task in play["tasks"]
-            if task["hosts"].get("localhost", {}).get("changed")
-        ]
+    with ansible_moto.threaded_moto() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def run_playbook(moto: Moto) -> Callable[..., PlaybookRun]:
     def run(playbook: str, *args: str, extra_vars: dict | None = None) -> PlaybookRun:
-        env = {
-            **os.environ,
-            "AWS_ENDPOINT_URL": moto.url,
-            "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-            "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.json",
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_DEPRECATION_WARNINGS": "0",
-        }
-        command = [str(ANSIBLE_PLAYBOOK), playbook, *args]
-        if extra_vars:
-            command += ["--extra-vars", json.dumps(extra_vars)]
-        proc = subprocess.run(
-            command,
-            cwd=PROJECT_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        try:
-            output = json.loads(proc.stdout[proc.stdout.index("{") :])
-        except ValueError:
-            output = {}
-        return PlaybookRun(proc.returncode, output, proc.stdout, proc.stderr)
+        return ansible_moto.run_playbook(playbook, *args, endpoint=moto.url, extra_vars=extra_vars)
 
     return run
 

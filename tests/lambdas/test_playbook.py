@@ -25,13 +25,13 @@ import json
 import os
 import shutil
 import signal
-import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
+from ansible_moto import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -74,7 +74,7 @@ class Lab:
         etl_requirements.write_text("cstest_native==1.0\n")
         self.build_dir = workdir / "build"
         self.state_dir = workdir / "state"
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.vars = {
             **self._foundation(),
@@ -140,12 +140,6 @@ class Lab:
         apis = [a for a in self.apigw.get_apis()["Items"] if a["Name"] == API_NAME]
         assert len(apis) == 1, apis
         return apis[0]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _alive(pid: int) -> bool:

@@ -11,20 +11,13 @@ call); the calls themselves are covered in tests/unit/test_apigatewayv2_manager.
 """
 
 import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
+from ansible_moto import local_play, run_playbook, threaded_moto, write_playbook
 
 pytestmark = pytest.mark.integration
 
-PROJECT_ROOT = Path(__file__).resolve().parents[6]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
 ALIAS_LIVE = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:clickstream-ingest:live"
@@ -38,30 +31,15 @@ LOG_FORMAT = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture(scope="module")
+def moto():
+    with threaded_moto(REGION) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
-def endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def apigw(endpoint):
-    return boto3.client(
-        "apigatewayv2",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+def apigw(moto):
+    return moto.client("apigatewayv2")
 
 
 def task(module_args: dict, **keywords) -> dict:
@@ -84,48 +62,16 @@ class Runner:
 
     def __call__(self, *tasks: dict, flags: tuple[str, ...] = ()) -> list[dict]:
         self.count += 1
-        play = {
-            "name": "apigatewayv2_http_api test",
-            "hosts": "localhost",
-            "connection": "local",
-            "gather_facts": False,
-            "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
-            "module_defaults": {
-                "group/clickstream.aws.aws": {
-                    "endpoint_url": self.endpoint,
-                    "region": REGION,
-                    "access_key": "testing",
-                    "secret_key": "testing",
-                }
-            },
-            "tasks": list(tasks),
-        }
-        playbook = self.workdir / f"play{self.count}.yml"
-        playbook.write_text(json.dumps([play], indent=2))  # JSON is YAML
-        env = {
-            **os.environ,
-            "ANSIBLE_CONFIG": str(PROJECT_ROOT / "ansible.cfg"),
-            "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-            "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.json",
-            "ANSIBLE_NOCOLOR": "1",
-        }
-        proc = subprocess.run(
-            [str(ANSIBLE_PLAYBOOK), str(playbook), *flags],
-            cwd=PROJECT_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-        report = json.loads(proc.stdout)
-        return [t["hosts"]["localhost"] for t in report["plays"][0]["tasks"]]
+        play = local_play("apigatewayv2_http_api test", self.endpoint, REGION, tasks=list(tasks))
+        playbook = write_playbook(self.workdir / f"play{self.count}.yml", play)
+        result = run_playbook(playbook, *flags)
+        assert result.returncode == 0, result.output
+        return [t["hosts"]["localhost"] for t in result.report["plays"][0]["tasks"]]
 
 
 @pytest.fixture(scope="module")
-def run(endpoint, tmp_path_factory):
-    return Runner(endpoint, tmp_path_factory.mktemp("playbooks"))
+def run(moto, tmp_path_factory):
+    return Runner(moto.url, tmp_path_factory.mktemp("playbooks"))
 
 
 def api_args(**overrides) -> dict:
