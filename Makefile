@@ -32,7 +32,7 @@ MOLECULE_ROLES := $(patsubst roles/%/molecule/default/molecule.yml,%,$(wildcard 
 # Each suite runs in a pytest process of its own: the suites start moto
 # servers and mocks in process, whose state is per process.
 PYTEST_SUITES := lambda_src/ingest lambda_src/local_api lambda_src/etl \
-  collections/ansible_collections/clickstream/aws/tests tests/docs tests/shiny \
+  collections/ansible_collections/clickstream/aws/tests tests/docs tests/traffic tests/shiny \
   tests/lambdas tests/etl_rerun tests/aws
 
 .PHONY: help setup image lab-up lab-down local traffic lint test test-python test-e2e molecule bench \
