@@ -8,21 +8,34 @@ Everything runs on this machine: a throwaway PostgreSQL 15 cluster with its defa
 its own process on a free 127.0.0.1 port.  It prints figures and whether each target
 of issue #5 is met; it asserts nothing.
 
-Load stage (rows already transformed, as the handler has them):
-  * ETL        etl_db.load_batch: manifest claim + COPY into a temp staging table +
-               INSERT ... SELECT ... ON CONFLICT DO NOTHING + rejects, one
-               transaction per MAX_RECORDS_PER_BATCH rows, into the real table.
+Load stage (rows already transformed, as the handler has them; the same batches of
+objects, hence the same rows in the same order, for every method):
+  * ETL        etl_db.BatchLoader: per batch one transaction (manifest claim + COPY into
+               a temp staging table + INSERT ... SELECT ... ON CONFLICT DO NOTHING +
+               rejects), on 1 and on 2 connections (the handler's default is 2).
   * per-row    one INSERT ... ON CONFLICT DO NOTHING per row into the real table,
                a commit every 500 rows (seeds/001's MAX_RECORDS_PER_BATCH example).
-  * bare COPY  the same COPY text into an UNLOGGED table without index or
-               constraint: the practical ceiling.
+  * bare COPY  each batch's COPY text straight into an UNLOGGED table without index or
+               constraint, a commit per batch: the practical ceiling (DESIGN.md).
+  * COPY into the events table itself (WAL-logged, its primary key, indexes and
+    checks; no de-duplication, no manifest): what durability and the indexes cost.
+  Every connection is made like the handler's (etl_db.connect).  Next to rows/s the
+  server's CPU time per row (the backends' utime+stime from /proc) is printed: on a
+  shared machine it moves far less than the wall clock.
   Targets: ETL >= 0.5 x bare COPY and >= 10 x per-row.
 
-End to end (objects in moto S3 -> rows committed, rollups included for the ETL):
-  * ETL        handler({"from", "to"}) with its concurrent GETs.
+End to end (objects in moto S3 -> rows committed):
+  * ETL        handler({"from", "to"}) with its concurrent GETs; printed with the
+               rollup refresh (the handler's whole run) and without it (the same run
+               minus the time etl_rollups.refresh took; it runs after the last load).
   * baseline   sequential GET of each object, the same parser, per-row INSERT.
-  Run for single-event objects (what one browser request writes) and for the
-  ingest Lambda's batch objects.  Target: ETL >= 5 x the sequential baseline.
+  Both use the same moto server process.  Run for single-event objects (what one
+  browser request writes) and for the ingest Lambda's batch objects, with the CPU
+  time the moto server and this process spent per object.
+  Target: ETL >= 5 x the sequential baseline.
+
+The machine's load average is printed at the start and the end: the figures are
+only comparable between runs on an equally loaded machine.
 """
 
 from __future__ import annotations
@@ -51,9 +64,9 @@ sys.path.insert(0, str(REPO / "tests" / "fixtures"))
 
 import boto3  # noqa: E402
 import etl_db  # noqa: E402
+import etl_rollups  # noqa: E402
 import etl_transform  # noqa: E402
 import postgres as pg_fixture  # noqa: E402
-import psycopg2  # noqa: E402
 from etl_config import Settings  # noqa: E402
 from psycopg2 import sql  # noqa: E402
 
@@ -146,7 +159,8 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def moto_server() -> Iterator[str]:
+def moto_server() -> Iterator[tuple[str, int]]:
+    """moto's own ``moto_server`` in its own process: (endpoint, pid)."""
     port = free_port()
     process = subprocess.Popen(  # noqa: S603 - the venv's own moto_server
         [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
@@ -159,10 +173,48 @@ def moto_server() -> Iterator[str]:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
                 break
             time.sleep(0.1)
-        yield endpoint
+        yield endpoint, process.pid
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def process_cpu(pid: int) -> float | None:
+    """utime + stime of a process in seconds, None where /proc does not tell."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class BackendCpu:
+    """CPU time the server spent on these connections' backends, between start and stop."""
+
+    def __init__(self, conns: list[Any]) -> None:
+        self.pids = []
+        for conn in conns:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_backend_pid()")
+                self.pids.append(int(cur.fetchone()[0]))
+            conn.commit()
+        self.seconds: float | None = None
+        self._start: list[float | None] = []
+
+    def start(self) -> None:
+        self._start = [process_cpu(pid) for pid in self.pids]
+
+    def stop(self) -> None:
+        end = [process_cpu(pid) for pid in self.pids]
+        if None in end or None in self._start:
+            return
+        self.seconds = sum(e - s for e, s in zip(end, self._start, strict=True))
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
 class Cluster:
@@ -190,61 +242,105 @@ class Cluster:
         }
         return Settings.from_env(env)
 
+    def connections(self, count: int, **overrides: str) -> tuple[Settings, list[Any]]:
+        """A fresh database and ``count`` connections to it, made as the handler makes them."""
+        settings = self.settings(self.fresh_database(), **overrides)
+        return settings, [etl_db.connect(settings) for _ in range(count)]
+
 
 # ---------------------------------------------------------------------------------------------
 # load stage
 # ---------------------------------------------------------------------------------------------
-def etl_load(cluster: Cluster, objects: list[Any], batch_rows: int, connections: int) -> float:
-    settings = cluster.settings(cluster.fresh_database(), MAX_RECORDS_PER_BATCH=str(batch_rows))
-    conns = [etl_db.connect(settings) for _ in range(connections)]
+class Measured:
+    """Rows, wall seconds and server CPU seconds of one load method."""
+
+    def __init__(self, rows: int, seconds: float, cpu: float | None) -> None:
+        self.rows, self.seconds, self.cpu = rows, seconds, cpu
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds
+
+    def describe(self) -> str:
+        cpu = "n/a" if self.cpu is None else f"{self.cpu / self.rows * 1e6:5.1f}"
+        return f"{self.rate:10,.0f} rows/s   server CPU {cpu} us/row  ({self.rows:,} rows)"
+
+
+def object_batches(objects: list[Any], batch_rows: int) -> list[list[Any]]:
+    """Object-aligned batches of about ``batch_rows`` rows, as handler.batches makes them."""
+    batches, current, rows = [], [], 0
+    for obj in objects:
+        current.append(obj)
+        rows += len(obj.rows)
+        if rows >= batch_rows:
+            batches.append(current)
+            current, rows = [], 0
+    if current:
+        batches.append(current)
+    return batches
+
+
+def etl_load(
+    cluster: Cluster, batches: list[list[Any]], batch_rows: int, connections: int
+) -> Measured:
+    settings, conns = cluster.connections(connections, MAX_RECORDS_PER_BATCH=str(batch_rows))
     try:
         run_id = etl_db.start_run(conns[0], "manual", [HOUR], "bench")
         for conn in conns:
             etl_db.prepare_session(conn, settings)
-        batches, current, rows = [], [], 0
-        for obj in objects:
-            current.append(obj)
-            rows += len(obj.rows)
-            if rows >= batch_rows:
-                batches.append(current)
-                current, rows = [], 0
-        if current:
-            batches.append(current)
-        loader = etl_db.BatchLoader(conns, settings, run_id, lambda batch, result: None)
+        cpu = BackendCpu(conns)
+        inserted = []
+        loader = etl_db.BatchLoader(
+            conns, settings, run_id, lambda batch, result: inserted.append(result.rows_inserted)
+        )
+        cpu.start()
         started = time.perf_counter()
         for batch in batches:
             loader.submit(batch)
         loader.close()
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        cpu.stop()
+        return Measured(sum(inserted), seconds, cpu.seconds)
     finally:
         for conn in conns:
             conn.close()
 
 
-def bare_copy(cluster: Cluster, lines: list[bytes], batch_rows: int, streams: int = 1) -> float:
-    """COPY into an unlogged, unindexed table, on ``streams`` connections at once."""
+def bare_copy(
+    cluster: Cluster, chunks: list[bytes], rows: int, streams: int, table: str
+) -> Measured:
+    """COPY each chunk in its own transaction, on ``streams`` connections at once.
+
+    ``table`` is ``bare`` (an UNLOGGED copy of the events table without index or
+    constraint) or ``events`` (public.clickstream_events itself).
+    """
     from concurrent.futures import ThreadPoolExecutor
 
-    dbname = cluster.fresh_database()
-    conns = [psycopg2.connect(cluster.server.dsn(dbname)) for _ in range(streams)]
-    with conns[0], conns[0].cursor() as cur:
-        cur.execute(
-            "CREATE UNLOGGED TABLE bare (LIKE public.clickstream_events INCLUDING DEFAULTS)"
-        )
-    columns = ", ".join(etl_transform.COLUMNS)
-    chunks = [b"".join(lines[i : i + batch_rows]) for i in range(0, len(lines), batch_rows)]
+    _, conns = cluster.connections(streams)
+    target = "public.clickstream_events"
+    if table == "bare":
+        target = "bare"
+        with conns[0], conns[0].cursor() as cur:
+            cur.execute(
+                "CREATE UNLOGGED TABLE bare (LIKE public.clickstream_events INCLUDING DEFAULTS)"
+            )
+    statement = f"COPY {target} ({', '.join(etl_transform.COLUMNS)}) FROM STDIN"
 
     def copy(slot: int) -> None:
         conn = conns[slot]
         for chunk in chunks[slot::streams]:
             with conn, conn.cursor() as cur:
-                cur.copy_expert(f"COPY bare ({columns}) FROM STDIN", io.BytesIO(chunk))
+                cur.copy_expert(statement, io.BytesIO(chunk))
 
     try:
+        cpu = BackendCpu(conns)
+        cpu.start()
         started = time.perf_counter()
         with ThreadPoolExecutor(streams) as pool:
             list(pool.map(copy, range(streams)))
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        cpu.stop()
+        return Measured(rows, seconds, cpu.seconds)
     finally:
         for conn in conns:
             conn.close()
@@ -262,17 +358,15 @@ def per_row_insert_sql() -> sql.Composed:
 
 
 def row_params(row: Any) -> list[Any]:
-    return [
-        json.dumps(row.values[c]) if isinstance(row.values[c], dict) else row.values[c]
-        for c in etl_transform.COLUMNS
-    ]
+    return [json.dumps(value) if isinstance(value, dict) else value for value in row.fields]
 
 
-def per_row(cluster: Cluster, rows: list[Any]) -> float:
-    dbname = cluster.fresh_database()
-    conn = psycopg2.connect(cluster.server.dsn(dbname))
+def per_row(cluster: Cluster, rows: list[Any]) -> Measured:
+    _, (conn,) = cluster.connections(1)
     statement = per_row_insert_sql()
     try:
+        cpu = BackendCpu([conn])
+        cpu.start()
         started = time.perf_counter()
         with conn.cursor() as cur:
             for n, row in enumerate(rows, start=1):
@@ -280,9 +374,55 @@ def per_row(cluster: Cluster, rows: list[Any]) -> float:
                 if n % PER_ROW_COMMIT_EVERY == 0:
                     conn.commit()
         conn.commit()
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        cpu.stop()
+        return Measured(len(rows), seconds, cpu.seconds)
     finally:
         conn.close()
+
+
+def load_stage(cluster: Cluster, objects: list[Any], args: argparse.Namespace) -> None:
+    batches = object_batches(objects, args.batch_rows)
+    # the COPY text of each batch's rows, built before the clock starts (the ETL builds
+    # its own inside the timed load): the same rows in the same order for every method
+    batch_rows = [etl_transform.unique_rows(batch) for batch in batches]
+    chunks = [b"".join(row.copy_line for row in rows) for rows in batch_rows]
+    rows = sum(len(r) for r in batch_rows)
+    sample = [row for rows_ in batch_rows for row in rows_][: args.per_row_events]
+
+    per_row_m = per_row(cluster, sample)
+    bare = {n: bare_copy(cluster, chunks, rows, n, "bare") for n in (1, 2)}
+    table = {n: bare_copy(cluster, chunks, rows, n, "events") for n in (1, 2)}
+    etl = {n: etl_load(cluster, batches, args.batch_rows, n) for n in (1, 2)}
+    for measured in etl.values():
+        if measured.rows != rows:
+            raise RuntimeError(f"the ETL inserted {measured.rows:,} of {rows:,} rows")
+
+    print(f"\nLoad stage ({len(batches)} batches of about {args.batch_rows:,} rows)")
+    print(f"  per-row INSERT                    {per_row_m.describe()}")
+    for n in (1, 2):
+        print(f"  bare COPY, {n} connection(s)        {bare[n].describe()}")
+    for n in (1, 2):
+        print(f"  COPY into the events table, {n}    {table[n].describe()}")
+    for n in (1, 2):
+        print(f"  ETL load, {n} connection(s)         {etl[n].describe()}")
+    print(
+        f"  ETL (2 conns, the handler's default) / bare COPY (1 conn, the ceiling)"
+        f"  {etl[2].rate / bare[1].rate:5.2f}   (target >= 0.5: "
+        f"{'MET' if etl[2].rate >= 0.5 * bare[1].rate else 'NOT MET'})"
+    )
+    print(
+        f"  like for like: ETL / bare COPY on 1 connection {etl[1].rate / bare[1].rate:5.2f},"
+        f" on 2 connections {etl[2].rate / bare[2].rate:5.2f};"
+        f" ETL / COPY into the events table {etl[1].rate / table[1].rate:5.2f} (1),"
+        f" {etl[2].rate / table[2].rate:5.2f} (2)"
+    )
+    if etl[1].cpu and bare[1].cpu and table[1].cpu:
+        print(
+            f"  server CPU per row, ETL / bare COPY {etl[1].cpu / bare[1].cpu:5.2f}x,"
+            f" ETL / COPY into the events table {etl[1].cpu / table[1].cpu:5.2f}x"
+        )
+    print(f"  ETL (2 conns) / per-row INSERT    {verdict(etl[2].rate / per_row_m.rate, 10)}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,9 +447,41 @@ def upload(s3: Any, events: list[dict[str, Any]], per_object: int) -> int:
     return len(bodies)
 
 
-def e2e_etl(
-    cluster: Cluster, batch_rows: int, load_connections: int
-) -> tuple[float, dict[str, Any]]:
+class E2E:
+    """One end-to-end run: events, wall seconds, rollup seconds, CPU of moto and of us."""
+
+    def __init__(self, events: int, seconds: float, moto_cpu: float | None, own_cpu: float):
+        self.events, self.seconds, self.moto_cpu, self.own_cpu = events, seconds, moto_cpu, own_cpu
+        self.rollup_seconds = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+    @property
+    def rate_without_rollups(self) -> float:
+        return self.events / (self.seconds - self.rollup_seconds)
+
+    def cpu_per_object(self, objects: int) -> str:
+        moto = "n/a" if self.moto_cpu is None else f"{self.moto_cpu / objects * 1e3:.2f}"
+        own = f"{self.own_cpu / objects * 1e3:.2f}"
+        return f"CPU per object: moto server {moto} ms, this process {own} ms"
+
+
+@contextlib.contextmanager
+def measured_e2e(moto_pid: int) -> Iterator[list[float | None]]:
+    """Yields a list that receives (wall seconds, moto CPU seconds, own CPU seconds)."""
+    box: list[float | None] = []
+    moto_start, own_start = process_cpu(moto_pid), time.process_time()
+    started = time.perf_counter()
+    yield box
+    seconds = time.perf_counter() - started
+    moto_end, own_end = process_cpu(moto_pid), time.process_time()
+    moto = None if moto_start is None or moto_end is None else moto_end - moto_start
+    box.extend([seconds, moto, own_end - own_start])
+
+
+def e2e_etl(cluster: Cluster, batch_rows: int, moto_pid: int) -> E2E:
     handler_path = ETL_DIR / "handler.py"
     import importlib.util
 
@@ -327,45 +499,97 @@ def e2e_etl(
             "DW_PG_DATABASE": settings.pg_database,
             "DW_PG_SSL": "disable",
             "MAX_RECORDS_PER_BATCH": str(batch_rows),
-            "ETL_LOAD_CONNECTIONS": str(load_connections),
         }
     )
+    # the rollup refresh runs once, after the last batch: its time is subtracted exactly
+    rollup_seconds = []
+    refresh = etl_rollups.refresh
+
+    def timed_refresh(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return refresh(*args, **kwargs)
+        finally:
+            rollup_seconds.append(time.perf_counter() - started)
+
     quiet = io.StringIO()
-    started = time.perf_counter()
-    with contextlib.redirect_stdout(quiet):
-        summary = handler.handler({"from": "2024-05-01T10", "to": "2024-05-01T10"}, None)
-    return time.perf_counter() - started, summary
+    etl_rollups.refresh = timed_refresh
+    try:
+        with measured_e2e(moto_pid) as box, contextlib.redirect_stdout(quiet):
+            summary = handler.handler({"from": "2024-05-01T10", "to": "2024-05-01T10"}, None)
+    finally:
+        etl_rollups.refresh = refresh
+    run = E2E(summary["rows_inserted"], *box)
+    run.rollup_seconds = sum(rollup_seconds)
+    return run
 
 
-def e2e_sequential(cluster: Cluster, s3: Any) -> tuple[float, int]:
-    dbname = cluster.fresh_database()
-    conn = psycopg2.connect(cluster.server.dsn(dbname))
+def e2e_sequential(cluster: Cluster, s3: Any, moto_pid: int) -> E2E:
+    _, (conn,) = cluster.connections(1)
     statement = per_row_insert_sql()
     inserted = 0
     try:
-        started = time.perf_counter()
-        paginator = s3.get_paginator("list_objects_v2")
-        with conn.cursor() as cur:
-            for page in paginator.paginate(Bucket=BUCKET, Prefix="events/2024/05/01/10/"):
-                for item in page.get("Contents", []):
-                    response = s3.get_object(Bucket=BUCKET, Key=item["Key"])
-                    parsed = etl_transform.parse_object(
-                        response["Body"].read(),
-                        key=item["Key"],
-                        etag=item["ETag"],
-                        object_hour=HOUR,
-                        last_modified=response["LastModified"],
-                        size=item["Size"],
-                    )
-                    for row in parsed.rows:
-                        cur.execute(statement, row_params(row))
-                        inserted += cur.rowcount
-                        if inserted % PER_ROW_COMMIT_EVERY == 0:
-                            conn.commit()
-        conn.commit()
-        return time.perf_counter() - started, inserted
+        with measured_e2e(moto_pid) as box:
+            paginator = s3.get_paginator("list_objects_v2")
+            with conn.cursor() as cur:
+                for page in paginator.paginate(Bucket=BUCKET, Prefix="events/2024/05/01/10/"):
+                    for item in page.get("Contents", []):
+                        response = s3.get_object(Bucket=BUCKET, Key=item["Key"])
+                        parsed = etl_transform.parse_object(
+                            response["Body"].read(),
+                            key=item["Key"],
+                            etag=item["ETag"],
+                            object_hour=HOUR,
+                            last_modified=response["LastModified"],
+                            size=item["Size"],
+                        )
+                        for row in parsed.rows:
+                            cur.execute(statement, row_params(row))
+                            inserted += cur.rowcount
+                            if inserted % PER_ROW_COMMIT_EVERY == 0:
+                                conn.commit()
+            conn.commit()
+        return E2E(inserted, *box)
     finally:
         conn.close()
+
+
+def end_to_end(cluster: Cluster, events: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    # moto accepts any credentials; these never leave 127.0.0.1
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ[name] = "bench"
+    os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+    with moto_server() as (endpoint, moto_pid):
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        s3 = boto3.client("s3")
+        for label, count, per_object in (
+            ("single-event objects", args.singles, 1),
+            (f"batch objects of {args.batch_size} events", args.batches, args.batch_size),
+        ):
+            s3.create_bucket(Bucket=BUCKET)
+            n_objects = upload(s3, events[: count * per_object], per_object)
+            seq = e2e_sequential(cluster, s3, moto_pid)
+            etl = e2e_etl(cluster, args.batch_rows, moto_pid)
+            print(f"\nEnd to end, {label} ({n_objects:,} objects, {seq.events:,} events)")
+            print(f"  sequential GET + per-row INSERT {seq.rate:10,.0f} events/s")
+            print(f"      {seq.cpu_per_object(n_objects)}")
+            print(
+                f"  ETL handler, rollups included   {etl.rate:10,.0f} events/s"
+                f"  ({etl.events:,} rows; rollup refresh {etl.rollup_seconds:.2f} s"
+                f" of {etl.seconds:.2f} s)"
+            )
+            print(f"  ETL handler without the rollups {etl.rate_without_rollups:10,.0f} events/s")
+            print(f"      {etl.cpu_per_object(n_objects)}")
+            print(f"  ETL / sequential, rollups included {verdict(etl.rate / seq.rate, 5)}")
+            print(
+                "  ETL / sequential, without rollups  "
+                f"{verdict(etl.rate_without_rollups / seq.rate, 5)}"
+            )
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                if keys:
+                    s3.delete_objects(Bucket=BUCKET, Delete={"Objects": keys})
+            s3.delete_bucket(Bucket=BUCKET)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -381,69 +605,21 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=150, help="batch objects")
     parser.add_argument("--batch-size", type=int, default=100, help="events per batch object")
     parser.add_argument("--batch-rows", type=int, default=5000, help="MAX_RECORDS_PER_BATCH")
-    parser.add_argument("--load-connections", type=int, default=2, choices=(1, 2))
+    parser.add_argument("--skip-load", action="store_true", help="end to end only")
+    parser.add_argument("--skip-e2e", action="store_true", help="load stage only")
     args = parser.parse_args()
 
     rng = random.Random(20240501)  # noqa: S311 - synthetic data, not security
     events = [synthetic_event(rng, n) for n in range(args.load_events)]
-    objects = parsed_objects(events, 100)
-    rows = etl_transform.unique_rows(objects)
-    lines = [row.copy_line for row in rows]
-    print(f"ETL benchmark on {os.cpu_count()} CPUs; PostgreSQL 15 with default settings")
+    print(f"ETL benchmark; PostgreSQL 15 with default settings; {load_average()}")
 
     with pg_fixture.running_postgres(settings={}) as server:
         cluster = Cluster(server)
-        etl_seconds = etl_load(cluster, objects, args.batch_rows, args.load_connections)
-        copy_seconds = bare_copy(cluster, lines, args.batch_rows)
-        copy2_seconds = bare_copy(cluster, lines, args.batch_rows, streams=2)
-        sample = rows[: args.per_row_events]
-        per_row_seconds = per_row(cluster, sample)
-        etl_rate = len(rows) / etl_seconds
-        copy_rate = len(rows) / copy_seconds
-        per_row_rate = len(sample) / per_row_seconds
-        print("\nLoad stage (rows already transformed)")
-        print(f"  per-row INSERT            {per_row_rate:10,.0f} rows/s  ({len(sample):,} rows)")
-        print(f"  bare COPY (ceiling)       {copy_rate:10,.0f} rows/s  ({len(rows):,} rows)")
-        print(f"  bare COPY, 2 connections  {len(rows) / copy2_seconds:10,.0f} rows/s  (reference)")
-        print(
-            f"  ETL load ({args.load_connections} connection(s)) {etl_rate:10,.0f} rows/s"
-            f"  ({len(rows):,} rows)"
-        )
-        print(
-            f"  ETL / bare COPY           {etl_rate / copy_rate:6.2f}   (target >= 0.5: "
-            f"{'MET' if etl_rate >= 0.5 * copy_rate else 'NOT MET'})"
-        )
-        print(f"  ETL / per-row INSERT      {verdict(etl_rate / per_row_rate, 10)}")
-
-        # moto accepts any credentials; these never leave 127.0.0.1
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-            os.environ[name] = "bench"
-        os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
-        with moto_server() as endpoint:
-            os.environ["AWS_ENDPOINT_URL"] = endpoint
-            s3 = boto3.client("s3")
-            for label, count, per_object in (
-                ("single-event objects", args.singles, 1),
-                (f"batch objects of {args.batch_size} events", args.batches, args.batch_size),
-            ):
-                s3.create_bucket(Bucket=BUCKET)
-                n_objects = upload(s3, events[: count * per_object], per_object)
-                seq_seconds, seq_rows = e2e_sequential(cluster, s3)
-                etl_seconds, summary = e2e_etl(cluster, args.batch_rows, args.load_connections)
-                seq_rate = seq_rows / seq_seconds
-                etl_rate = summary["rows_inserted"] / etl_seconds
-                print(f"\nEnd to end, {label} ({n_objects:,} objects, {seq_rows:,} events)")
-                print(f"  sequential GET + per-row INSERT {seq_rate:10,.0f} events/s")
-                print(
-                    f"  ETL handler                     {etl_rate:10,.0f} events/s"
-                    f"  ({summary['rows_inserted']:,} rows, rollups included)"
-                )
-                print(f"  ETL / sequential                {verdict(etl_rate / seq_rate, 5)}")
-                for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
-                    keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-                    if keys:
-                        s3.delete_objects(Bucket=BUCKET, Delete={"Objects": keys})
-                s3.delete_bucket(Bucket=BUCKET)
+        if not args.skip_load:
+            load_stage(cluster, parsed_objects(events, 100), args)
+        if not args.skip_e2e:
+            end_to_end(cluster, events, args)
+    print(f"\n{load_average()}")
 
 
 if __name__ == "__main__":
