@@ -16,7 +16,8 @@ recomputes, for those hours and their days only:
   ``daily_entry_pages``, ``daily_entry_exit_pages``, and ``visitor_days`` with its
   counts ``daily_visitors`` (distinct visitors over any range of days);
 * ``daily_product_engagement``, ``daily_funnel`` (one ordered pass per session unit,
-  linear in the day's events) and ``daily_event_transitions`` for the days.
+  linear in the day's events), ``daily_event_transitions`` and
+  ``daily_session_paths`` for the days.
 
 If the refresh fails, the queue is rolled back with it and the next run finishes
 the job; loaded events are never affected.
@@ -259,6 +260,24 @@ FROM (
 GROUP BY 1, 2, 3;
 """
 
+# The most common paths: each session unit's first four events of the day, ' → …' after
+# them when it had more.
+PATHS_SQL = """
+DELETE FROM public.daily_session_paths WHERE day = ANY(%(days)s::date[]);
+INSERT INTO public.daily_session_paths (day, path, sessions, converted)
+SELECT u.day, array_to_string(u.names[1:4], ' → ')
+           || CASE WHEN cardinality(u.names) > 4 THEN ' → …' ELSE '' END,
+       count(*), count(*) FILTER (WHERE u.converted)
+FROM (
+    SELECT d.day, array_agg(d.event_name ORDER BY d.event_timestamp, d.event_id) AS names,
+           bool_or(d.event_name = 'checkout_complete') AS converted
+    FROM etl_day_events d
+    WHERE d.unit IS NOT NULL
+    GROUP BY d.day, d.unit
+) u
+GROUP BY 1, 2;
+"""
+
 # Everything counted by the sessions' start: the hours and days of etl_session_hours.
 SESSION_HOURLY_SQL = """
 CREATE TEMPORARY TABLE etl_session_days ON COMMIT DROP AS
@@ -370,6 +389,7 @@ STATEMENTS = (
     ("daily_product_engagement", PRODUCT_SQL),
     ("daily_funnel", FUNNEL_SQL),
     ("daily_event_transitions", TRANSITIONS_SQL),
+    ("daily_session_paths", PATHS_SQL),
 )
 
 

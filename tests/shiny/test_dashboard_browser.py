@@ -35,6 +35,7 @@ PROBE_TABLES = (
     "daily_entry_pages",
     "daily_entry_exit_pages",
     "daily_event_transitions",
+    "daily_session_paths",
     "daily_funnel",
     "daily_product_engagement",
     "etl_runs",

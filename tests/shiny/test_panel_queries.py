@@ -51,6 +51,7 @@ SHAPES: dict[str, tuple[Callable[[tuple], tuple], Callable[[tuple], tuple]]] = {
     "journey_depth": (lambda r: r[1:3], lambda r: r),
     "journey_pages": (lambda r: (*r[:4], r[5]), lambda r: r),
     "journey_next_steps": (lambda r: r[:3], lambda r: r),
+    "journey_paths": (lambda r: r[:3], lambda r: r),
 }
 
 

@@ -209,6 +209,28 @@ FROM numbered a
 LEFT JOIN numbered b ON b.day = a.day AND b.unit = a.unit AND b.n = a.n + 1
 GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 30
 """,  # noqa: S608 - constant SQL, the values are bound parameters
+    "journey_paths": f"""
+WITH {RANGE}, numbered AS (
+    SELECT (e.event_timestamp AT TIME ZONE 'UTC')::date AS day,
+           coalesce(e.session_id, 'v:' || coalesce(e.client_id, e.user_id)) AS unit,
+           e.event_name,
+           row_number() OVER (PARTITION BY (e.event_timestamp AT TIME ZONE 'UTC')::date,
+                                  coalesce(e.session_id, 'v:' || coalesce(e.client_id, e.user_id))
+                              ORDER BY e.event_timestamp, e.event_id) AS n
+    FROM public.clickstream_events e, range r
+    WHERE e.event_timestamp >= r.lo AND e.event_timestamp < r.hi
+      AND coalesce(e.session_id, e.client_id, e.user_id) IS NOT NULL
+), units AS (
+    SELECT string_agg(x.event_name, ' → ' ORDER BY x.n) FILTER (WHERE x.n <= 4)
+               || CASE WHEN max(x.n) > 4 THEN ' → …' ELSE '' END AS path,
+           bool_or(x.event_name = 'checkout_complete') AS converted
+    FROM numbered x
+    GROUP BY x.day, x.unit
+)
+SELECT u.path, count(*) AS sessions, count(*) FILTER (WHERE u.converted) AS converted
+FROM units u
+GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 15
+""",  # noqa: S608 - constant SQL, the values are bound parameters
     "journey_depth": f"""
 WITH {RANGE}, {SESSIONS}
 SELECT least(s.events, 20) AS depth, count(*) AS sessions

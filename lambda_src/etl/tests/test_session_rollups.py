@@ -58,6 +58,7 @@ SNAPSHOTS = {
     "daily_entry_pages": "SELECT * FROM daily_entry_pages ORDER BY 1, 2 NULLS FIRST",
     "daily_entry_exit_pages": "SELECT * FROM daily_entry_exit_pages ORDER BY 1, 2 NULLS FIRST, 3",
     "daily_event_transitions": "SELECT * FROM daily_event_transitions ORDER BY 1, 2, 3",
+    "daily_session_paths": "SELECT * FROM daily_session_paths ORDER BY 1, 2",
 }
 DAY1 = datetime(2025, 3, 1, tzinfo=UTC)
 
@@ -297,7 +298,7 @@ def expected_session_rollups(rows: list[tuple]) -> dict[str, list[tuple]]:
 
 
 def expected_by_unit(rows: list[tuple]) -> dict[str, list[tuple]]:
-    """Funnel and transitions: per UTC day and session unit (sessionId, else visitor)."""
+    """Funnel, transitions, paths: per UTC day and session unit (sessionId, else visitor)."""
     units: dict[tuple, list[tuple]] = defaultdict(list)
     events_per_step: dict[tuple, list[int]] = {}
     for row in rows:
@@ -308,6 +309,7 @@ def expected_by_unit(rows: list[tuple]) -> dict[str, list[tuple]]:
         if unit is not None:
             units[(day, unit)].append(row)
     transitions: dict[tuple, list[int]] = {}
+    paths: dict[tuple, list[int]] = {}
     with_step: dict[tuple, list[int]] = {}
     in_order: dict[tuple, list[int]] = {}
     for (day, _unit), events in units.items():
@@ -315,6 +317,8 @@ def expected_by_unit(rows: list[tuple]) -> dict[str, list[tuple]]:
         names = [r[2] for r in events]
         for here, after in zip(names, [*names[1:], "(exit)"], strict=True):
             add(transitions, (day, here, after), 1)
+        path = " → ".join(names[:4]) + (" → …" if len(names) > 4 else "")
+        add(paths, (day, path), 1, int("checkout_complete" in names))
         steps = sorted((r[1], FUNNEL.index(r[2]) + 1) for r in events if r[2] in FUNNEL)
         for step in {s for _, s in steps}:
             add(with_step, (day, step), 1)
@@ -337,7 +341,11 @@ def expected_by_unit(rows: list[tuple]) -> dict[str, list[tuple]]:
         for day in days
         for step in range(1, 7)
     ]
-    return {"daily_event_transitions": count_rows(transitions), "daily_funnel": funnel}
+    return {
+        "daily_event_transitions": count_rows(transitions),
+        "daily_session_paths": count_rows(paths),
+        "daily_funnel": funnel,
+    }
 
 
 def distinct_visitors(rows: list[tuple], first: date, last: date) -> int:

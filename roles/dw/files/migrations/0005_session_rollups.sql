@@ -101,22 +101,35 @@ CREATE TABLE IF NOT EXISTS public.daily_event_transitions (
     CONSTRAINT daily_event_transitions_pkey PRIMARY KEY (day, from_event_name, to_event_name)
 );
 
+-- User journeys: the most common paths, the first four events of a session unit's day
+-- (fewer when it had fewer; ' → …' when it had more), and how many of those units
+-- completed a checkout that day.
+CREATE TABLE IF NOT EXISTS public.daily_session_paths (
+    day         date    NOT NULL,
+    path        text    NOT NULL,
+    sessions    bigint  NOT NULL,
+    converted   bigint  NOT NULL,
+    CONSTRAINT daily_session_paths_pkey PRIMARY KEY (day, path)
+);
+COMMENT ON COLUMN public.daily_session_paths.path IS
+    'Event names joined by '' → '', in time order.';
+
 GRANT SELECT, INSERT, UPDATE, DELETE
     ON public.hourly_sessions, public.visitor_days, public.daily_visitors,
        public.daily_session_depth, public.daily_session_entry_exit, public.daily_entry_pages,
-       public.daily_entry_exit_pages, public.daily_event_transitions
+       public.daily_entry_exit_pages, public.daily_event_transitions, public.daily_session_paths
     TO etl_writer;
 GRANT SELECT
     ON public.hourly_sessions, public.visitor_days, public.daily_visitors,
        public.daily_session_depth, public.daily_session_entry_exit, public.daily_entry_pages,
-       public.daily_entry_exit_pages, public.daily_event_transitions
+       public.daily_entry_exit_pages, public.daily_event_transitions, public.daily_session_paths
     TO dw_reader;
 
 -- A warehouse that already holds sessions and events gets the new tables filled once,
 -- on the first application only (the ETL keeps them up to date from then on): the same
 -- figures as etl_rollups.py computes, for every day at once.  The ETL's rollup lock
 -- keeps a refresh from running meanwhile.
-SELECT pg_advisory_xact_lock(1668049778);  -- etl_rollups.ROLLUP_LOCK_KEY
+DO $lock$ BEGIN PERFORM pg_advisory_xact_lock(1668049778); END $lock$;  -- ROLLUP_LOCK_KEY
 
 CREATE TEMPORARY TABLE migration_0005_backfill ON COMMIT DROP AS
 SELECT NOT EXISTS (SELECT FROM public.schema_migrations m
@@ -175,21 +188,37 @@ FROM migration_0005_sessions s
 WHERE s.exit_page IS NOT NULL
 GROUP BY 1, 2, 3;
 
--- Transitions come from the events (days that have rollups: what the ETL refreshed).
+-- Transitions and paths come from the events of the days that have rollups (those the
+-- ETL refreshed), per session unit of the day, as etl_rollups.py computes them.
+CREATE TEMPORARY TABLE migration_0005_day_events ON COMMIT DROP AS
+SELECT (e.event_timestamp AT TIME ZONE 'UTC')::date AS day, e.event_id, e.event_timestamp,
+       e.event_name, coalesce(e.session_id, 'v:' || coalesce(e.client_id, e.user_id)) AS unit
+FROM public.clickstream_events e
+WHERE (SELECT b.needed FROM migration_0005_backfill b)
+  AND coalesce(e.session_id, e.client_id, e.user_id) IS NOT NULL
+  AND (e.event_timestamp AT TIME ZONE 'UTC')::date IN (SELECT f.day FROM public.daily_funnel f);
+
 INSERT INTO public.daily_event_transitions (day, from_event_name, to_event_name, transitions)
 SELECT t.day, t.event_name, coalesce(t.next_event_name, '(exit)'), count(*)
 FROM (
-    SELECT (e.event_timestamp AT TIME ZONE 'UTC')::date AS day, e.event_name,
-           lead(e.event_name) OVER (
-               PARTITION BY (e.event_timestamp AT TIME ZONE 'UTC')::date,
-                            coalesce(e.session_id, 'v:' || coalesce(e.client_id, e.user_id))
-               ORDER BY e.event_timestamp, e.event_id) AS next_event_name
-    FROM public.clickstream_events e
-    WHERE (SELECT b.needed FROM migration_0005_backfill b)
-      AND coalesce(e.session_id, e.client_id, e.user_id) IS NOT NULL
-      AND (e.event_timestamp AT TIME ZONE 'UTC')::date IN (SELECT f.day FROM public.daily_funnel f)
+    SELECT d.day, d.event_name,
+           lead(d.event_name) OVER (PARTITION BY d.day, d.unit
+                                    ORDER BY d.event_timestamp, d.event_id) AS next_event_name
+    FROM migration_0005_day_events d
 ) t
 GROUP BY 1, 2, 3;
+
+INSERT INTO public.daily_session_paths (day, path, sessions, converted)
+SELECT u.day, array_to_string(u.names[1:4], ' → ')
+           || CASE WHEN cardinality(u.names) > 4 THEN ' → …' ELSE '' END,
+       count(*), count(*) FILTER (WHERE u.converted)
+FROM (
+    SELECT d.day, array_agg(d.event_name ORDER BY d.event_timestamp, d.event_id) AS names,
+           bool_or(d.event_name = 'checkout_complete') AS converted
+    FROM migration_0005_day_events d
+    GROUP BY d.day, d.unit
+) u
+GROUP BY 1, 2;
 
 INSERT INTO public.schema_migrations (filename) VALUES ('0005_session_rollups.sql')
 ON CONFLICT (filename) DO NOTHING;

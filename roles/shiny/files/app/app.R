@@ -105,14 +105,17 @@ ui <- navbarPage(
       column(7, h5("Entry pages"), tableOutput("journey_pages_table")),
       column(5, h5("Events per session"), plotOutput("journey_depth_chart", height = "320px"))
     ),
+    h5("Most common paths"),
+    tableOutput("journey_paths_table"),
     fluidRow(
       column(7, h5("Next steps: what follows each event"),
              plotOutput("journey_next_steps_sankey", height = "420px")),
       column(5, h5("Most common next steps"), tableOutput("journey_next_steps_table"))
     ),
     p(class = "section-note",
-      "Sessions count by the day they started. Next steps pair consecutive events of a",
-      "session within one UTC day; (exit) means nothing followed that day.")
+      "Sessions count by the day they started. Paths are a session's first four events",
+      "within one UTC day; next steps pair consecutive events of a session within one",
+      "UTC day, (exit) meaning nothing followed that day.")
   ),
   tabPanel(
     "Pipeline health",
@@ -196,6 +199,7 @@ server <- function(input, output, session) {
   pages <- ranged("journey_pages")
   depth <- ranged("journey_depth")
   next_steps <- ranged("journey_next_steps")
+  paths <- ranged("journey_paths")
   pipeline <- function(name) {
     reactive({
       input$refresh
@@ -400,6 +404,14 @@ server <- function(input, output, session) {
       `Most common exit` = url_path(d$top_exit_page), check.names = FALSE
     )
   }, striped = TRUE, hover = TRUE, align = "lrrrrl")
+
+  output$journey_paths_table <- renderTable({
+    d <- in_range(paths())
+    data.frame(
+      Path = d$path, Sessions = fmt_int(d$sessions), `Of all sessions` = fmt_pct(d$share),
+      Conversion = fmt_pct(ratio(d$converted, d$sessions)), check.names = FALSE
+    )
+  }, striped = TRUE, hover = TRUE, align = "lrrr")
 
   output$journey_next_steps_sankey <- renderPlot({
     d <- in_range(next_steps())
