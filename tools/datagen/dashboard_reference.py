@@ -72,6 +72,21 @@ steps (step_no, step_name, pattern) AS (
     GROUP BY s.day, s.unit
 )"""
 
+# Each event of the range numbered in time order within its session unit of the day
+# (the sessionId, else the visitor; events with neither belong to no unit).
+NUMBERED = """
+numbered AS (
+    SELECT (e.event_timestamp AT TIME ZONE 'UTC')::date AS day,
+           coalesce(e.session_id, 'v:' || coalesce(e.client_id, e.user_id)) AS unit,
+           e.event_name,
+           row_number() OVER (PARTITION BY (e.event_timestamp AT TIME ZONE 'UTC')::date,
+                                  coalesce(e.session_id, 'v:' || coalesce(e.client_id, e.user_id))
+                              ORDER BY e.event_timestamp, e.event_id) AS n
+    FROM public.clickstream_events e, range r
+    WHERE e.event_timestamp >= r.lo AND e.event_timestamp < r.hi
+      AND coalesce(e.session_id, e.client_id, e.user_id) IS NOT NULL
+)"""
+
 QUERIES: dict[str, str] = {
     "overview_kpis": f"""
 WITH {RANGE}, {SESSIONS}
@@ -192,17 +207,7 @@ WHERE s.started_at >= r.lo AND s.started_at < r.hi
 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 15
 """,  # noqa: S608 - constant SQL, the values are bound parameters
     "journey_next_steps": f"""
-WITH {RANGE}, numbered AS (
-    SELECT (e.event_timestamp AT TIME ZONE 'UTC')::date AS day,
-           coalesce(e.session_id, 'v:' || coalesce(e.client_id, e.user_id)) AS unit,
-           e.event_name,
-           row_number() OVER (PARTITION BY (e.event_timestamp AT TIME ZONE 'UTC')::date,
-                                  coalesce(e.session_id, 'v:' || coalesce(e.client_id, e.user_id))
-                              ORDER BY e.event_timestamp, e.event_id) AS n
-    FROM public.clickstream_events e, range r
-    WHERE e.event_timestamp >= r.lo AND e.event_timestamp < r.hi
-      AND coalesce(e.session_id, e.client_id, e.user_id) IS NOT NULL
-)
+WITH {RANGE}, {NUMBERED}
 SELECT a.event_name AS from_event_name, coalesce(b.event_name, '(exit)') AS to_event_name,
        count(*) AS transitions
 FROM numbered a
@@ -210,17 +215,7 @@ LEFT JOIN numbered b ON b.day = a.day AND b.unit = a.unit AND b.n = a.n + 1
 GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 30
 """,  # noqa: S608 - constant SQL, the values are bound parameters
     "journey_paths": f"""
-WITH {RANGE}, numbered AS (
-    SELECT (e.event_timestamp AT TIME ZONE 'UTC')::date AS day,
-           coalesce(e.session_id, 'v:' || coalesce(e.client_id, e.user_id)) AS unit,
-           e.event_name,
-           row_number() OVER (PARTITION BY (e.event_timestamp AT TIME ZONE 'UTC')::date,
-                                  coalesce(e.session_id, 'v:' || coalesce(e.client_id, e.user_id))
-                              ORDER BY e.event_timestamp, e.event_id) AS n
-    FROM public.clickstream_events e, range r
-    WHERE e.event_timestamp >= r.lo AND e.event_timestamp < r.hi
-      AND coalesce(e.session_id, e.client_id, e.user_id) IS NOT NULL
-), units AS (
+WITH {RANGE}, {NUMBERED}, units AS (
     SELECT string_agg(x.event_name, ' → ' ORDER BY x.n) FILTER (WHERE x.n <= 4)
                || CASE WHEN max(x.n) > 4 THEN ' → …' ELSE '' END AS path,
            bool_or(x.event_name = 'checkout_complete') AS converted
