@@ -203,7 +203,9 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 
 def hour_of(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 def to_text(value: Any, name: str) -> tuple[str | None, bool]:
@@ -239,6 +241,8 @@ def to_bigint(value: Any, name: str) -> tuple[int | None, bool]:
     """A non-negative price as BIGINT; fractions are rounded half-up (not verbatim)."""
     if value is None:
         return None, True
+    if type(value) is int and 0 <= value <= BIGINT_MAX:
+        return value, True
     if isinstance(value, bool):
         raise EventRejected(f"{name} is not numeric: {show(value)}")
     verbatim = isinstance(value, int)
@@ -352,7 +356,21 @@ def contains_nul(value: Any) -> bool:
     return False
 
 
-def _copy_text(fields: Iterable[Any]) -> bytes:
+def _plain(value: Any) -> str:
+    """Unescaped COPY text of a value that is neither a string nor None."""
+    kind = type(value)
+    if kind is bool:
+        return "t" if value else "f"
+    if kind is int:
+        return str(value)
+    if kind is dict or kind is list:
+        return _encode_json(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _copy_text(fields: tuple[Any, ...] | list[Any]) -> bytes:
     """A COPY text line of these values (the transform's hot path).
 
     Values are formatted unescaped first.  Each NULL adds one backslash and each
@@ -360,27 +378,9 @@ def _copy_text(fields: Iterable[Any]) -> bytes:
     escaping; otherwise (rare: a backslash, tab or line break in a value, e.g. a
     JSON escape) every value is formatted again with :func:`copy_field`.
     """
-    parts = []
-    nulls = 0
-    for value in fields:
-        kind = type(value)
-        if kind is str:
-            parts.append(value)
-        elif value is None:
-            parts.append(_NULL)
-            nulls += 1
-        elif kind is bool:
-            parts.append("t" if value else "f")
-        elif kind is int:
-            parts.append(str(value))
-        elif kind is dict:
-            parts.append(_encode_json(value))
-        else:
-            parts.append(copy_field(value))
-            nulls += parts[-1].count("\\")  # already escaped
-    line = "\t".join(parts)
+    line = "\t".join([v if type(v) is str else _NULL if v is None else _plain(v) for v in fields])
     if (
-        line.count("\\") != nulls
+        line.count("\\") != fields.count(None)
         or line.count("\t") != _TABS_PER_LINE
         or "\n" in line
         or "\r" in line
@@ -507,12 +507,13 @@ def map_event(
             raise EventRejected("event has no usable timestamp and the object no LastModified")
         moment, source = last_modified.astimezone(UTC), "s3"
 
-    extra = {"product": product_rest} if product_rest else {}
     if kept:
         keep = frozenset(kept)
-        extra.update((k, v) for k, v in payload.items() if k not in MAPPED_KEYS or k in keep)
+        extra = {k: v for k, v in payload.items() if k not in MAPPED_KEYS or k in keep}
     else:
-        extra.update((k, v) for k, v in payload.items() if k not in MAPPED_KEYS)
+        extra = {k: v for k, v in payload.items() if k not in MAPPED_KEYS}
+    if product_rest:
+        extra = {"product": product_rest, **extra}
 
     # in COLUMNS order
     fields = (
