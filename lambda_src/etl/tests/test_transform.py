@@ -473,6 +473,58 @@ def test_copy_line_has_one_field_per_column() -> None:
     assert fields[t.COLUMNS.index("event_id")] == FULL_PAYLOAD["eventId"]
 
 
+COPY_UNESCAPES = {"\\\\": "\\", "\\t": "\t", "\\n": "\n", "\\r": "\r"}
+
+
+def read_copy_line(line: bytes) -> list[str | None]:
+    """What PostgreSQL reads from one COPY text line (the escapes the ETL writes)."""
+    fields = []
+    for raw in line.decode().removesuffix("\n").split("\t"):
+        if raw == "\\N":
+            fields.append(None)
+            continue
+        text, i = [], 0
+        while i < len(raw):
+            pair = raw[i : i + 2]
+            if pair in COPY_UNESCAPES:
+                text.append(COPY_UNESCAPES[pair])
+                i += 2
+            else:
+                assert raw[i] != "\\", f"unexpected escape in {raw!r}"
+                text.append(raw[i])
+                i += 1
+        fields.append("".join(text))
+    return fields
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},  # nothing to escape: the fast path
+        {"userId": "tab\there", "referrer": "line\nbreak\r"},
+        {"clientId": "\\N"},  # a literal backslash-N is text, not NULL
+        {"sessionId": "back\\slash", "userLoginState": None},
+        {"element": {"text": 'say "hi"\t\\'}},  # JSON escapes in payload_extra
+        {"pageUrl": "", "identity_source": None, "custom": "ünï\u00e7ødé"},
+    ],
+)
+def test_copy_line_reads_back_as_the_row(changes: dict) -> None:
+    row = t.map_event(with_changes(**changes), key=KEY, index=0, last_modified=None)
+    read = read_copy_line(row.copy_line)
+    assert len(read) == len(t.COLUMNS)
+    for column, text, value in zip(t.COLUMNS, read, row.fields, strict=True):
+        if value is None:
+            assert text is None, column
+        elif isinstance(value, dict):
+            assert json.loads(text) == value, column
+        elif isinstance(value, bool):
+            assert text == ("t" if value else "f"), column
+        elif isinstance(value, datetime):
+            assert datetime.fromisoformat(text) == value, column
+        else:
+            assert text == str(value), column
+
+
 # ---------------------------------------------------------------------------------------------
 # objects: single events, the ingest Lambda's batches, arrays, malformed objects
 # ---------------------------------------------------------------------------------------------
