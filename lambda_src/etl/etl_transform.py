@@ -151,6 +151,8 @@ def show(value: Any, limit: int = 80) -> str:
         text = json.dumps(value, ensure_ascii=True, default=str)
     except (TypeError, ValueError):
         text = repr(value)
+    except RecursionError:
+        text = f"<{json_type(value)} nested too deeply>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -347,12 +349,18 @@ def copy_field(value: Any) -> str:
 
 
 def contains_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(contains_nul(v) for v in value)
+    """Whether a NUL is in any string (keys included) of this JSON value, however deep."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
     return False
 
 
@@ -644,6 +652,8 @@ def parse_object(
             )
         except EventRejected as exc:
             parsed.rejects.append(Reject(index, str(exc), excerpt_of(event)))
+        except RecursionError:  # json.loads accepted it, a later step did not
+            parsed.rejects.append(Reject(index, "event is nested too deeply", excerpt_of(event)))
     return parsed
 
 

@@ -437,6 +437,23 @@ def test_nul_characters_are_rejected(payload: dict) -> None:
         t.map_event(payload, key=KEY, index=0, last_modified=LAST_MODIFIED)
 
 
+@pytest.mark.parametrize("depth", [1, 500, 900])
+def test_nul_nested_as_deep_as_json_allows_is_rejected_not_raised(depth: int) -> None:
+    """json.loads accepts nearly 1000 levels; checking for NUL must not hit the recursion limit."""
+    body = '{"eventName": "x", "deep": ' + "[" * depth + '"\\u0000"' + "]" * depth + "}"
+    parsed = t.parse_object(
+        body.encode(),
+        key=KEY,
+        etag="e",
+        object_hour=LAST_MODIFIED,
+        last_modified=LAST_MODIFIED,
+        size=1,
+    )
+    assert parsed.rows == []
+    assert [r.event_index for r in parsed.rejects] == [0]
+    assert "NUL character" in parsed.rejects[0].reason
+
+
 def test_unpaired_surrogate_is_rejected() -> None:
     body = b'{"eventName": "click", "element": {"text": "\\ud800"}}'
     parsed = t.parse_object(
