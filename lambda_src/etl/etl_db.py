@@ -36,6 +36,7 @@ from psycopg2 import sql
 STAGING_TABLE = "etl_staging"
 RETRYABLE = (psycopg2.errors.DeadlockDetected, psycopg2.errors.SerializationFailure)
 BATCH_ATTEMPTS = 3
+COPY_CHUNK_BYTES = 8 * 1024 * 1024
 
 Connection = psycopg2.extensions.connection
 
@@ -223,7 +224,9 @@ def _load_once(
         rows = etl_transform.unique_rows(claimed)
         valid = sum(len(o.rows) for o in claimed)
         if rows:
-            cur.copy_expert(_copy_sql(), io.BytesIO(b"".join(row.copy_line for row in rows)))
+            data = b"".join(row.copy_line for row in rows)
+            # few large writes: each one re-takes the GIL from the threads parsing objects
+            cur.copy_expert(_copy_sql(), io.BytesIO(data), size=COPY_CHUNK_BYTES)
             cur.execute(_insert_sql(settings), (run_id,))
             result.rows_inserted = cur.rowcount
         result.rows_duplicate = valid - result.rows_inserted
