@@ -10,8 +10,10 @@ One lab, built once for the module, in the order a user goes:
    shows the warehouse's events;
 4. ``site.yml`` again: changed=0 on every host, and how long it took against
    the first run;
-5. ``site.yml --check`` on the built site: changed=0, nothing failed;
-6. ``playbooks/teardown.yml`` leaves nothing in the lab's AWS, and
+5. ``site.yml --tags api,dw``: two layers alone, changed=0 (the API finds the
+   AWS layers it reads in what is deployed);
+6. ``site.yml --check`` on the built site: changed=0, nothing failed;
+7. ``playbooks/teardown.yml`` leaves nothing in the lab's AWS, and
    ``playbooks/lab_down.yml`` nothing on the machine.
 
 The steps build on each other: a step whose prerequisite failed is skipped.
@@ -193,6 +195,14 @@ def test_a_second_run_changes_nothing(lab: Lab):
     first = lab.runs["site_first"]
     print(f"site.yml on the lab: first run {first.seconds:.0f} s, again {second.seconds:.0f} s")
     assert all(h["changed"] == 0 for h in second.recap.values()), "\n".join(second.changed_tasks())
+
+
+def test_layers_run_alone(lab: Lab):
+    """The API layer finds every AWS layer it reads in what is deployed; a host layer needs none."""
+    lab.step("test", "site_first")
+    alone = lab.play("site_tags_api_dw", "site.yml", "--tags", "api,dw")
+    alone.require_success()
+    assert all(h["changed"] == 0 for h in alone.recap.values()), "\n".join(alone.changed_tasks())
 
 
 def test_check_mode_works_on_the_whole_site(lab: Lab):
