@@ -1,21 +1,33 @@
 """Harness for the AWS foundation tests: a private moto server, ansible runs.
 
 A fresh moto server is started once per session on a free 127.0.0.1 port
-(never the lab's 5000) as a process of its own (``ansible_moto.moto_process``),
-with AWS managed IAM policies loaded and the lab's fake Debian 12 AMIs
-(``roles/lab/files/debian12_amis.json``) as its only AMIs (moto has no Debian
-images; ``aws_ec2`` looks them up by owner 136693071363 and name pattern).
-Playbooks run from the repository root with the lab inventory, pointed at that
-server through AWS_ENDPOINT_URL, with dummy credentials in the environment (the
-production inventory takes boto3's chain), and report through the json
-callback so that the recap is parsed from data, not from text
+(never the lab's 5000) as a process of its own (``ansible_moto.foundation_moto``:
+AWS managed IAM policies loaded, the lab's fake Debian 12 AMIs as its only
+images). Playbooks run from the repository root with the lab inventory,
+pointed at that server through AWS_ENDPOINT_URL, with dummy credentials in the
+environment (the production inventory takes boto3's chain), and report through
+the json callback so that the recap is parsed from data, not from text
 (``ansible_moto.run_playbook``).
+
+The session deploys the foundation once (``deployed_foundation``: a full
+playbooks/aws.yml run) and its files share it, in this order, which
+``pytest_collection_modifyitems`` below keeps whatever order the files are
+named in:
+
+1. test_empty_account.py: a layer alone on the still empty account fails
+   and creates nothing;
+2. every other file, by name: test_aws_foundation.py (the full run is clean,
+   a second run and --check change nothing, every resource read back,
+   refusals), test_layer_tags.py (each layer alone on the deployed foundation);
+3. test_teardown.py: playbooks/teardown.yml refuses production without the
+   account id, then leaves nothing.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,15 +40,28 @@ if str(REPO / "tests" / "fixtures") not in sys.path:
 import ansible_moto  # noqa: E402
 from ansible_moto import DUMMY_CREDENTIALS, REGION, Moto, PlaybookRun  # noqa: E402
 
+FIRST = "test_empty_account.py"
+LAST = "test_teardown.py"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put this folder's tests in the order of the module's doc: FIRST's tests
+    first, LAST's last, the rest in between as collected. Tests of other
+    folders keep their places."""
+    here = Path(__file__).resolve().parent
+    slots = [index for index, item in enumerate(items) if item.path.resolve().parent == here]
+    ours = [items[index] for index in slots]
+
+    def stage(item: pytest.Item) -> int:
+        return {FIRST: 0, LAST: 2}.get(item.path.name, 1)
+
+    for index, item in zip(slots, sorted(ours, key=stage), strict=True):
+        items[index] = item
+
 
 @pytest.fixture(scope="session")
 def moto() -> Iterator[Moto]:
-    settings = {
-        "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
-        "MOTO_AMIS_PATH": str(REPO / "roles" / "lab" / "files" / "debian12_amis.json"),
-    }
-    log = REPO / ".state" / "tests-aws-moto.log"
-    with ansible_moto.moto_process(log, settings) as server:
+    with ansible_moto.foundation_moto(REPO / ".state" / "tests-aws-moto.log") as server:
         yield server
 
 
@@ -83,6 +108,29 @@ def run_playbook(moto: Moto) -> Callable[..., PlaybookRun]:
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def run_aws(run_playbook, deploy_vars) -> Callable[..., PlaybookRun]:
+    """playbooks/aws.yml with the test deployment's vars and ``args``; prints its
+    duration (``-s``)."""
+
+    def run(*args: str) -> PlaybookRun:
+        started = time.monotonic()
+        result = run_playbook("playbooks/aws.yml", "-e", f"@{deploy_vars}", *args)
+        what = " ".join(args) or "(all)"
+        print(f"\nplaybooks/aws.yml {what}: {time.monotonic() - started:.0f} s")
+        return result
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def deployed_foundation(run_aws) -> PlaybookRun:
+    """The session's full playbooks/aws.yml run, which every file after
+    test_empty_account.py reads or builds on (test_aws_foundation.py judges it:
+    test_first_run_is_clean); test_teardown.py removes it."""
+    return run_aws()
 
 
 @pytest.fixture(scope="session")

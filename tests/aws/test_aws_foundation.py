@@ -1,9 +1,10 @@
 """playbooks/aws.yml against a fresh moto server, read back with boto3.
 
-The tests run in file order and share one deployment: apply, apply again
-(nothing may change), --check (nothing would change), read every resource
-back, refuse an open CIDR, refuse a production teardown without confirmation,
-then tear down and find nothing left.
+The tests run in file order on the session's deployment (conftest.py,
+``deployed_foundation``): apply, apply again (nothing may change), --check
+(nothing would change), read every resource back, refuse an open CIDR.
+test_layer_tags.py runs each layer alone on it next; test_teardown.py tears
+it down last.
 """
 
 from __future__ import annotations
@@ -30,28 +31,24 @@ LOGS_ARN = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group"
 # --------------------------------------------------------------------- runs
 
 
-@pytest.fixture(scope="module")
-def first_run(run_playbook, deploy_vars):
-    return run_playbook("playbooks/aws.yml", "-e", f"@{deploy_vars}")
+def test_first_run_is_clean(deployed_foundation):
+    run = deployed_foundation
+    assert run.returncode == 0, run.failure_messages() or run.stderr[-3000:]
+    assert run.total("failures") == 0
+    assert run.total("unreachable") == 0
+    assert run.total("changed") > 0
+    assert run.warnings() == []
 
 
-def test_first_run_is_clean(first_run):
-    assert first_run.returncode == 0, first_run.failure_messages() or first_run.stderr[-3000:]
-    assert first_run.total("failures") == 0
-    assert first_run.total("unreachable") == 0
-    assert first_run.total("changed") > 0
-    assert first_run.warnings() == []
-
-
-def test_second_run_changes_nothing(first_run, run_playbook, deploy_vars):
-    run = run_playbook("playbooks/aws.yml", "-e", f"@{deploy_vars}")
+def test_second_run_changes_nothing(deployed_foundation, run_aws):
+    run = run_aws()
     assert run.returncode == 0, run.failure_messages()
     assert run.total("changed") == 0, run.changed_tasks()
     assert run.warnings() == []
 
 
-def test_check_mode_reports_no_changes(first_run, run_playbook, deploy_vars):
-    run = run_playbook("playbooks/aws.yml", "--check", "-e", f"@{deploy_vars}")
+def test_check_mode_reports_no_changes(deployed_foundation, run_aws):
+    run = run_aws("--check")
     assert run.returncode == 0, run.failure_messages()
     assert run.total("changed") == 0, run.changed_tasks()
 
@@ -60,7 +57,7 @@ def test_check_mode_reports_no_changes(first_run, run_playbook, deploy_vars):
 
 
 @pytest.fixture(scope="module")
-def vpc(first_run, aws):
+def vpc(deployed_foundation, aws):
     vpcs = aws("ec2").describe_vpcs(Filters=[{"Name": "tag:Project", "Values": [PROJECT]}])["Vpcs"]
     assert len(vpcs) == 1
     return vpcs[0]
@@ -314,7 +311,7 @@ TLS_ONLY = {
 
 
 @pytest.mark.parametrize("bucket", BUCKETS)
-def test_bucket_hardening(first_run, aws, bucket):
+def test_bucket_hardening(deployed_foundation, aws, bucket):
     s3 = aws("s3")
     block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
     assert block == {
@@ -340,12 +337,12 @@ def test_bucket_hardening(first_run, aws, bucket):
 
 
 @pytest.mark.parametrize(("bucket", "versioned"), [(RAW, False), (ARTIFACTS, True), (SSM, False)])
-def test_bucket_versioning(first_run, aws, bucket, versioned):
+def test_bucket_versioning(deployed_foundation, aws, bucket, versioned):
     status = aws("s3").get_bucket_versioning(Bucket=bucket).get("Status")
     assert (status == "Enabled") is versioned
 
 
-def test_bucket_lifecycle_rules(first_run, aws):
+def test_bucket_lifecycle_rules(deployed_foundation, aws):
     s3 = aws("s3")
 
     def only_rule(bucket):
@@ -418,7 +415,7 @@ def _managed(iam, role):
     }
 
 
-def test_ingest_role_can_only_put_events_and_log(first_run, aws):
+def test_ingest_role_can_only_put_events_and_log(deployed_foundation, aws):
     iam = aws("iam")
     role = f"{PROJECT}-lambda-ingest"
     assert _trusted_service(iam, role) == "lambda.amazonaws.com"
@@ -441,7 +438,7 @@ def test_ingest_role_can_only_put_events_and_log(first_run, aws):
     }
 
 
-def test_etl_role_reads_events_runs_in_vpc_and_logs(first_run, aws):
+def test_etl_role_reads_events_runs_in_vpc_and_logs(deployed_foundation, aws):
     iam = aws("iam")
     role = f"{PROJECT}-lambda-etl"
     assert _trusted_service(iam, role) == "lambda.amazonaws.com"
@@ -483,7 +480,7 @@ def test_etl_role_reads_events_runs_in_vpc_and_logs(first_run, aws):
     }
 
 
-def test_dw_instance_role_writes_backups_only_and_has_ssm(first_run, aws):
+def test_dw_instance_role_writes_backups_only_and_has_ssm(deployed_foundation, aws):
     iam = aws("iam")
     role = f"{PROJECT}-dw-instance"
     assert _trusted_service(iam, role) == "ec2.amazonaws.com"
@@ -501,7 +498,7 @@ def test_dw_instance_role_writes_backups_only_and_has_ssm(first_run, aws):
     assert [r["RoleName"] for r in profile["Roles"]] == [role]
 
 
-def test_oltp_instance_role_has_ssm_only(first_run, aws):
+def test_oltp_instance_role_has_ssm_only(deployed_foundation, aws):
     iam = aws("iam")
     role = f"{PROJECT}-oltp-instance"
     assert _trusted_service(iam, role) == "ec2.amazonaws.com"
@@ -511,7 +508,7 @@ def test_oltp_instance_role_has_ssm_only(first_run, aws):
     assert [r["RoleName"] for r in profile["Roles"]] == [role]
 
 
-def test_no_wildcard_action_and_star_resource_only_for_lambda_vpc(first_run, aws):
+def test_no_wildcard_action_and_star_resource_only_for_lambda_vpc(deployed_foundation, aws):
     iam = aws("iam")
     roles = [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(PROJECT)]
     assert len(roles) == 4
@@ -527,7 +524,7 @@ def test_no_wildcard_action_and_star_resource_only_for_lambda_vpc(first_run, aws
 # --------------------------------------------------------------------- logs
 
 
-def test_log_groups_with_retention(first_run, aws):
+def test_log_groups_with_retention(deployed_foundation, aws):
     groups = aws("logs").describe_log_groups()["logGroups"]
     got = {
         g["logGroupName"]: g.get("retentionInDays") for g in groups if PROJECT in g["logGroupName"]
@@ -543,7 +540,7 @@ def test_log_groups_with_retention(first_run, aws):
 
 
 @pytest.fixture(scope="module")
-def instances(first_run, aws):
+def instances(deployed_foundation, aws):
     reservations = aws("ec2").describe_instances(
         Filters=[
             {"Name": "tag:Project", "Values": [PROJECT]},
@@ -612,16 +609,13 @@ def test_production_inventory_groups_hosts_by_role_and_uses_ssm(instances, produ
         assert host["clickstream_private_ip"] == instances[role]["PrivateIpAddress"]
 
 
-# --------------------------------------------------------- refusals, teardown
+# ----------------------------------------------------------------- refusals
 
 
-def test_admin_cidr_open_to_the_internet_is_refused(first_run, run_playbook, deploy_vars, network):
-    run = run_playbook(
-        "playbooks/aws.yml",
+def test_admin_cidr_open_to_the_internet_is_refused(deployed_foundation, run_aws, network):
+    run = run_aws(
         "--tags",
         "security",
-        "-e",
-        f"@{deploy_vars}",
         "-e",
         '{"aws_security_groups_admin_ssh_cidrs": ["192.0.2.10/32", "0.0.0.0/0"]}',
     )
@@ -632,13 +626,10 @@ def test_admin_cidr_open_to_the_internet_is_refused(first_run, run_playbook, dep
     assert run.total("changed") == 0
 
 
-def test_halves_of_the_internet_are_refused_too(first_run, run_playbook, deploy_vars):
-    run = run_playbook(
-        "playbooks/aws.yml",
+def test_halves_of_the_internet_are_refused_too(deployed_foundation, run_aws):
+    run = run_aws(
         "--tags",
         "security",
-        "-e",
-        f"@{deploy_vars}",
         "-e",
         '{"aws_security_groups_shiny_admin_cidrs": ["0.0.0.0/1", "128.0.0.0/1"]}',
     )
@@ -647,58 +638,3 @@ def test_halves_of_the_internet_are_refused_too(first_run, run_playbook, deploy_
     assert "aws_security_groups_shiny_admin_cidrs must list IPv4 CIDRs" in message
     assert "0.0.0.0/1, 128.0.0.0/1" in message
     assert run.total("changed") == 0
-
-
-def test_production_teardown_needs_the_account_id(first_run, run_playbook, aws):
-    run = run_playbook("playbooks/teardown.yml", "-e", "platform_environment=production")
-    assert run.returncode != 0
-    (message,) = run.failure_messages()
-    assert f"teardown_confirm={ACCOUNT}" in message
-    assert run.total("changed") == 0
-    assert aws("ec2").describe_vpcs(Filters=[{"Name": "tag:Project", "Values": [PROJECT]}])["Vpcs"]
-
-
-def test_teardown_leaves_nothing(first_run, run_playbook, aws):
-    run = run_playbook(
-        "playbooks/teardown.yml",
-        "-e",
-        "platform_environment=production",
-        "-e",
-        f"teardown_confirm={ACCOUNT}",
-    )
-    assert run.returncode == 0, run.failure_messages()
-    assert run.warnings() == []
-
-    ec2 = aws("ec2")
-    tagged = [{"Name": "tag:Project", "Values": [PROJECT]}]
-    assert ec2.describe_vpcs(Filters=tagged)["Vpcs"] == []
-    assert ec2.describe_subnets(Filters=tagged)["Subnets"] == []
-    assert ec2.describe_route_tables(Filters=tagged)["RouteTables"] == []
-    assert ec2.describe_internet_gateways(Filters=tagged)["InternetGateways"] == []
-    assert ec2.describe_security_groups(Filters=tagged)["SecurityGroups"] == []
-    endpoints = ec2.describe_vpc_endpoints(Filters=tagged)["VpcEndpoints"]
-    assert [e for e in endpoints if e["State"].lower() != "deleted"] == []
-    live = ec2.describe_instances(
-        Filters=[
-            *tagged,
-            {
-                "Name": "instance-state-name",
-                "Values": ["pending", "running", "stopping", "stopped"],
-            },
-        ]
-    )["Reservations"]
-    assert live == []
-    assert ec2.describe_key_pairs()["KeyPairs"] == []
-    assert [
-        b["Name"] for b in aws("s3").list_buckets()["Buckets"] if b["Name"].startswith(PROJECT)
-    ] == []
-    iam = aws("iam")
-    assert [
-        r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(PROJECT)
-    ] == []
-    profiles = iam.list_instance_profiles()["InstanceProfiles"]
-    assert [
-        p["InstanceProfileName"] for p in profiles if p["InstanceProfileName"].startswith(PROJECT)
-    ] == []
-    groups = aws("logs").describe_log_groups()["logGroups"]
-    assert [g["logGroupName"] for g in groups if PROJECT in g["logGroupName"]] == []
