@@ -343,39 +343,46 @@ GROUP BY 1, 2, 3;
 VISITORS_SQL = """
 CREATE TEMPORARY TABLE etl_day_visitors ON COMMIT DROP AS
 SELECT v.visitor_key FROM public.visitor_days v
-WHERE v.day IN (SELECT d.day FROM etl_session_days d)
+WHERE v.day = ANY(ARRAY(SELECT d.day FROM etl_session_days d))
 UNION
 SELECT s.visitor_key FROM etl_day_sessions s WHERE s.visitor_key IS NOT NULL;
+ANALYZE etl_day_visitors;
 
-DELETE FROM public.visitor_days WHERE day IN (SELECT d.day FROM etl_session_days d);
+DELETE FROM public.visitor_days
+WHERE day = ANY(ARRAY(SELECT d.day FROM etl_session_days d));
 INSERT INTO public.visitor_days (visitor_key, day, previous_day, sessions)
 SELECT s.visitor_key, s.day, NULL, count(*)
 FROM etl_day_sessions s
 WHERE s.visitor_key IS NOT NULL
 GROUP BY 1, 2;
 
-CREATE TEMPORARY TABLE etl_visitor_days_changed (day date) ON COMMIT DROP;
-WITH chain AS (
-    SELECT v.visitor_key, v.day,
+-- Only the rows whose previous day changes are updated, by primary key, and days are
+-- looked up by index (= ANY of an array, whatever the temporary tables' statistics):
+-- the cost follows the visitors of the refreshed days, not the size of visitor_days.
+CREATE TEMPORARY TABLE etl_visitor_chain ON COMMIT DROP AS
+SELECT c.visitor_key, c.day, c.previous_day
+FROM (
+    SELECT v.visitor_key, v.day, v.previous_day AS stored_previous_day,
            lag(v.day) OVER (PARTITION BY v.visitor_key ORDER BY v.day) AS previous_day
     FROM public.visitor_days v
     WHERE v.visitor_key IN (SELECT x.visitor_key FROM etl_day_visitors x)
-), changed AS (
-    UPDATE public.visitor_days v SET previous_day = c.previous_day
-    FROM chain c
-    WHERE v.visitor_key = c.visitor_key AND v.day = c.day
-      AND v.previous_day IS DISTINCT FROM c.previous_day
-    RETURNING v.day
-)
-INSERT INTO etl_visitor_days_changed (day)
-SELECT c.day FROM changed c UNION SELECT d.day FROM etl_session_days d;
+) c
+WHERE c.previous_day IS DISTINCT FROM c.stored_previous_day;
+ANALYZE etl_visitor_chain;
+
+UPDATE public.visitor_days v SET previous_day = c.previous_day
+FROM etl_visitor_chain c
+WHERE v.visitor_key = c.visitor_key AND v.day = c.day;
+
+CREATE TEMPORARY TABLE etl_visitor_days_changed ON COMMIT DROP AS
+SELECT c.day FROM etl_visitor_chain c UNION SELECT d.day FROM etl_session_days d;
 
 DELETE FROM public.daily_visitors
 WHERE day IN (SELECT c.day FROM etl_visitor_days_changed c);
 INSERT INTO public.daily_visitors (day, previous_day, visitors)
 SELECT v.day, v.previous_day, count(*)
 FROM public.visitor_days v
-WHERE v.day IN (SELECT c.day FROM etl_visitor_days_changed c)
+WHERE v.day = ANY(ARRAY(SELECT c.day FROM etl_visitor_days_changed c))
 GROUP BY 1, 2;
 """
 
