@@ -19,7 +19,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -37,12 +36,12 @@ for extra in (Path(__file__).parent, REPO / "tools" / "datagen", REPO / "tests" 
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
+import browser as chromium_browser  # noqa: E402
 import clickstream_datagen  # noqa: E402
 import etl_load  # noqa: E402
 import postgres as pg_fixture  # noqa: E402
 from shiny_test_support import (  # noqa: E402
     BUCKET,
-    CHROMIUM_FLAGS,
     DATA,
     ETL_PASSWORD,
     READER_PASSWORD,
@@ -171,25 +170,8 @@ def start_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[...
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     _require({"chromium": "chromium", "chromedriver": "chromium-driver"})
-    os.environ.setdefault("SE_AVOID_STATS", "true")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    options.add_argument(f"--user-data-dir={profile}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(
-        service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options
-    )
-    try:
+    with chromium_browser.chromium(window_size="1400,1800") as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

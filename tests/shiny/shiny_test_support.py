@@ -22,17 +22,6 @@ BUCKET = "clickstream-raw-dashboards"
 DATA = clickstream_datagen.Config(seed=11, events=3000, start=date(2025, 3, 3), days=7)
 FIRST_DAY = DATA.start
 LAST_DAY = date(2025, 3, 9)
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1400,1800",
-)
 
 
 @dataclass
