@@ -20,6 +20,8 @@ line_chart <- function(frame, title, y_label = NULL) {
   frame$series <- factor(frame$series, levels = unique(frame$series))
   ggplot2::ggplot(frame, ggplot2::aes(x, value, colour = series)) +
     ggplot2::geom_line(linewidth = 0.9) +
+    # A line needs two points: a range of one hour or day would draw nothing.
+    (if (length(unique(frame$x)) <= 31) ggplot2::geom_point(size = 2) else NULL) +
     ggplot2::scale_y_continuous(labels = scales::label_comma(), limits = c(0, NA)) +
     ggplot2::labs(title = title, x = NULL, y = y_label) +
     theme_dashboard()
