@@ -108,9 +108,9 @@ class Lab:
         self.runs: dict[str, Run] = {}
         self.failed: set[str] = set()
 
-    def step(self, name: str, *needs: str) -> None:
-        """Skip this step when one it builds on failed or did not run."""
-        missing = [need for need in needs if need not in self.runs or need in self.failed]
+    def needs(self, *steps: str) -> None:
+        """Skip the calling test when a step it builds on failed or did not run."""
+        missing = [step for step in steps if step not in self.runs or step in self.failed]
         if missing:
             pytest.skip(f"needs the step(s) {', '.join(missing)}")
 
@@ -163,7 +163,7 @@ def test_site_builds_everything_on_an_empty_lab(lab: Lab):
 
 
 def test_a_burst_of_traffic_lands_once_in_the_warehouse(lab: Lab):
-    lab.step("test", "site_first")
+    lab.needs("site_first")
     TRAFFIC_SUMMARY.unlink(missing_ok=True)
     lab.play("traffic", "playbooks/lab_traffic.yml").require_success()
     summary = json.loads(TRAFFIC_SUMMARY.read_text())
@@ -176,7 +176,7 @@ def test_a_burst_of_traffic_lands_once_in_the_warehouse(lab: Lab):
 
 
 def test_the_dashboard_shows_the_warehouse(lab: Lab):
-    lab.step("test", "traffic")
+    lab.needs("traffic")
     if missing := browser.missing_programs():
         pytest.fail("the dashboard check needs " + ", ".join(missing) + ": run make setup")
     warehouse_events = json.loads(TRAFFIC_SUMMARY.read_text())["warehouse_events"]
@@ -189,7 +189,7 @@ def test_the_dashboard_shows_the_warehouse(lab: Lab):
 
 
 def test_a_second_run_changes_nothing(lab: Lab):
-    lab.step("test", "site_first", "traffic")
+    lab.needs("site_first", "traffic")
     second = lab.play("site_second", "site.yml")
     second.require_success()
     first = lab.runs["site_first"]
@@ -199,21 +199,21 @@ def test_a_second_run_changes_nothing(lab: Lab):
 
 def test_layers_run_alone(lab: Lab):
     """The API layer finds every AWS layer it reads in what is deployed; a host layer needs none."""
-    lab.step("test", "site_first")
+    lab.needs("site_first")
     alone = lab.play("site_tags_api_dw", "site.yml", "--tags", "api,dw")
     alone.require_success()
     assert all(h["changed"] == 0 for h in alone.recap.values()), "\n".join(alone.changed_tasks())
 
 
 def test_check_mode_works_on_the_whole_site(lab: Lab):
-    lab.step("test", "site_first")
+    lab.needs("site_first")
     check = lab.play("site_check", "site.yml", "--check")
     check.require_success()
     assert all(h["changed"] == 0 for h in check.recap.values()), "\n".join(check.changed_tasks())
 
 
 def test_teardown_and_lab_down_leave_nothing(lab: Lab):
-    lab.step("test", "lab_up")
+    lab.needs("lab_up")
     lab.play("teardown", "playbooks/teardown.yml").require_success()
     left = aws_leftovers()
     lab.play("lab_down", "playbooks/lab_down.yml").require_success()
