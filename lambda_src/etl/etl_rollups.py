@@ -26,10 +26,11 @@ the job; loaded events are never affected.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from etl_db import Connection
-from psycopg2 import sql
+from psycopg2 import extensions, sql
 
 ROLLUP_LOCK_KEY = 0x636C6B72  # "clkr": one advisory lock for all rollup refreshes
 
@@ -386,18 +387,24 @@ WHERE v.day = ANY(ARRAY(SELECT c.day FROM etl_visitor_days_changed c))
 GROUP BY 1, 2;
 """
 
-STATEMENTS = (
-    ("hourly_event_counts", HOURLY_SQL),
+# Two independent chains: what is counted by session (sessions first, then what counts
+# them) and what is counted from the days' events alone.  With a second connection the
+# event chain runs on it while the session chain runs on the first (see refresh).
+SESSION_STATEMENTS = (
     ("sessions", SESSIONS_SQL),
     ("hourly_sessions", SESSION_HOURLY_SQL),
     ("daily_session_rollups", SESSION_DAILY_SQL),
     ("visitors", VISITORS_SQL),
+)
+EVENT_STATEMENTS = (
+    ("hourly_event_counts", HOURLY_SQL),
     ("day_events", DAY_EVENTS_SQL),
     ("daily_product_engagement", PRODUCT_SQL),
     ("daily_funnel", FUNNEL_SQL),
     ("daily_event_transitions", TRANSITIONS_SQL),
     ("daily_session_paths", PATHS_SQL),
 )
+STATEMENTS = SESSION_STATEMENTS + EVENT_STATEMENTS
 
 
 def parameters(hours: list[datetime]) -> dict[str, object]:
@@ -414,12 +421,46 @@ def parameters(hours: list[datetime]) -> dict[str, object]:
     }
 
 
+def _execute(
+    cur: extensions.cursor,
+    statements: tuple[tuple[str, str], ...],
+    target: sql.Identifier,
+    params: dict[str, object],
+) -> dict[str, float]:
+    """Run the statements in order; the seconds each took, by name."""
+    timings = {}
+    for name, statement in statements:
+        started = time.perf_counter()
+        cur.execute(sql.SQL(statement).format(target=target), params)
+        timings[name] = time.perf_counter() - started
+    return timings
+
+
+def _execute_and_commit(
+    conn: Connection,
+    statements: tuple[tuple[str, str], ...],
+    target: sql.Identifier,
+    params: dict[str, object],
+) -> dict[str, float]:
+    with conn, conn.cursor() as cur:
+        return _execute(cur, statements, target, params)
+
+
 def refresh(
-    conn: Connection, target: sql.Identifier, timings: dict[str, float] | None = None
+    conn: Connection,
+    target: sql.Identifier,
+    timings: dict[str, float] | None = None,
+    helper: Connection | None = None,
 ) -> list[datetime]:
     """Recompute the rollups of every queued hour; returns the hours refreshed.
 
-    ``timings``, when given, accumulates the seconds each statement took, by name.
+    With ``helper`` (a second connection to the same database, idle), the event chain
+    runs on it at the same time as the session chain runs on ``conn``.  It commits
+    first, while ``conn`` still holds the lock and the emptied queue; only then does
+    ``conn`` commit.  If either part fails, the queue is rolled back: a part that did
+    commit is simply recomputed by the next refresh, as every statement replaces the
+    rows of its hours and days.  ``timings``, when given, accumulates the seconds each
+    statement took, by name.
     """
     with conn, conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (ROLLUP_LOCK_KEY,))
@@ -428,9 +469,14 @@ def refresh(
         if not hours:
             return []
         params = parameters(hours)
-        for name, statement in STATEMENTS:
-            started = time.perf_counter()
-            cur.execute(sql.SQL(statement).format(target=target), params)
-            if timings is not None:
-                timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+        if helper is None:
+            took = _execute(cur, STATEMENTS, target, params)
+        else:
+            with ThreadPoolExecutor(1, thread_name_prefix="dw-rollups") as pool:
+                events = pool.submit(_execute_and_commit, helper, EVENT_STATEMENTS, target, params)
+                took = _execute(cur, SESSION_STATEMENTS, target, params)
+                took.update(events.result())
+    if timings is not None:
+        for name, seconds in took.items():
+            timings[name] = timings.get(name, 0.0) + seconds
     return hours

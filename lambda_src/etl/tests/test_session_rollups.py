@@ -164,13 +164,20 @@ def queue(dw: Any, hours: list[datetime]) -> None:
     )
 
 
-def refresh(dw: Any) -> list[datetime]:
-    """The ETL's refresh, as etl_writer (its grants must be enough)."""
-    conn = psycopg2.connect(dw.server.dsn(dw.name, "etl_writer", ETL_PASSWORD))
+def refresh(dw: Any, *, helper: bool = True) -> list[datetime]:
+    """The ETL's refresh, as etl_writer (its grants must be enough).
+
+    ``helper``: on two connections, as the handler runs it after a load on two.
+    """
+    connections = [
+        psycopg2.connect(dw.server.dsn(dw.name, "etl_writer", ETL_PASSWORD))
+        for _ in range(2 if helper else 1)
+    ]
     try:
-        return etl_rollups.refresh(conn, TARGET)
+        return etl_rollups.refresh(connections[0], TARGET, helper=next(iter(connections[1:]), None))
     finally:
-        conn.close()
+        for conn in connections:
+            conn.close()
 
 
 def snapshot(dw: Any) -> dict[str, list[tuple]]:
@@ -393,9 +400,47 @@ def test_incremental_rollups_equal_one_refresh_of_everything(dw, events) -> None
 
     dw.query(f"TRUNCATE {', '.join(SNAPSHOTS)}")
     queue(dw, sorted({hour_of(row[1]) for row in everything}))
-    refresh(dw)
+    refresh(dw, helper=False)
     assert snapshot(dw) == incremental
     assert all(incremental[name] for name in SNAPSHOTS), "a rollup stayed empty"
+
+
+@pytest.mark.parametrize("failing", ["session chain", "event chain"])
+def test_a_refresh_that_fails_in_either_connection_keeps_the_queue(dw, events, failing) -> None:
+    """Whichever half fails, nothing is lost: the hours stay queued for the next refresh."""
+    everything, _, _ = events
+    insert(dw, everything)
+    hours = sorted({hour_of(row[1]) for row in everything})
+    table = "sessions" if failing == "session chain" else "daily_funnel"
+    conn, helper = (
+        psycopg2.connect(dw.server.dsn(dw.name, "etl_writer", ETL_PASSWORD)) for _ in range(2)
+    )
+    try:
+        # the failing half finds its table locked for longer than it may wait
+        blocker = psycopg2.connect(dw.server.dsn(dw.name))
+        try:
+            with blocker.cursor() as cur:
+                cur.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+                for session in (conn, helper):
+                    with session, session.cursor() as own:
+                        own.execute("SET lock_timeout = '200ms'")
+                with pytest.raises(psycopg2.errors.LockNotAvailable):
+                    etl_rollups.refresh(conn, TARGET, helper=helper)
+        finally:
+            blocker.close()
+    finally:
+        conn.close()
+        helper.close()
+    assert dw.scalar("SELECT count(*) FROM etl_pending_rollups") == len(hours)
+    assert dw.scalar("SELECT count(*) FROM sessions") == 0
+    # the event chain commits before the session chain: there it did, and is redone below
+    assert bool(dw.scalar("SELECT count(*) FROM daily_funnel")) == (failing == "session chain")
+
+    assert refresh(dw) == hours
+    complete = snapshot(dw)
+    expected = {**expected_session_rollups(everything), **expected_by_unit(everything)}
+    for name, rows in expected.items():
+        assert sorted(complete[name], key=none_first) == sorted(rows, key=none_first), name
 
 
 # The strict funnel as the ETL computed it before the one-pass rewrite: a self-join of each
