@@ -111,6 +111,26 @@ def test_duplicates_across_objects_and_within_batches(etl_env, s3, etl_handler) 
     assert first_dup == H10  # the batch's first copy, whichever run or order
 
 
+def test_an_event_id_loaded_by_an_earlier_run_is_skipped(etl_env, s3, etl_handler) -> None:
+    """The first batch goes straight into the table; the second, holding an event_id the
+    table has, falls back to the staging table and skips it.  Both record their run."""
+    expect = Expect()
+    expect.single(s3, H10, "early")
+    first = etl_handler.handler(manual(H10, H10), None)
+    put_batch(s3, H11, [event("early", H11), event("late", H11)])  # a retry, an hour later
+    expect.ids.add("late")
+
+    second = etl_handler.handler(manual(H11, H11), None)
+
+    assert_exact(etl_env, expect)
+    assert (first["rows_inserted"], first["rows_duplicate"]) == (1, 0)
+    assert (second["rows_inserted"], second["rows_duplicate"]) == (1, 1)
+    runs = etl_env.query("SELECT event_id, etl_run_id FROM clickstream_events ORDER BY 1")
+    assert runs == [("early", first["run_id"]), ("late", second["run_id"])]
+    kept = etl_env.scalar("SELECT event_timestamp FROM clickstream_events WHERE event_id = 'early'")
+    assert kept == H10  # the first one loaded
+
+
 def test_same_hours_loaded_three_times(etl_env, s3, etl_handler) -> None:
     expect = Expect()
     for hour in (H10, H11):
