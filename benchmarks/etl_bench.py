@@ -79,6 +79,7 @@ from psycopg2 import sql  # noqa: E402
 HOUR = datetime(2024, 5, 1, 10, tzinfo=UTC)
 BUCKET = "clickstream-bench"
 PER_ROW_COMMIT_EVERY = 500
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 EVENT_NAMES = (
     "page_view",
     "click",
@@ -185,14 +186,18 @@ def moto_server() -> Iterator[tuple[str, int]]:
         process.wait(timeout=10)
 
 
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state is [0]), or None."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def process_cpu(pid: int) -> float | None:
     """utime + stime of a process in seconds, None where /proc does not tell."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    fields = _stat_fields(pid)
+    return None if fields is None else (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def postmaster_pid(server: Any) -> int:
@@ -205,17 +210,15 @@ def process_tree_cpu(pid: int) -> float | None:
     For a PostgreSQL postmaster: every backend, ended or running, and the background
     processes (WAL writer, checkpointer, autovacuum).
     """
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+    fields = _stat_fields(pid)
+    if fields is None:
         return None
     ticks = sum(int(field) for field in fields[11:15])  # utime stime cutime cstime
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError):
-            child = stat.read_text().rsplit(")", 1)[1].split()
-            if int(child[1]) == pid:
-                ticks += int(child[11]) + int(child[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+        child = _stat_fields(int(stat.parent.name))
+        if child is not None and int(child[1]) == pid:
+            ticks += int(child[11]) + int(child[12])
+    return ticks / CLOCK_TICKS
 
 
 class BackendCpu:
@@ -654,7 +657,7 @@ def end_to_end(cluster: Cluster, events: list[dict[str, Any]], args: argparse.Na
                 "  ETL / sequential, without rollups  "
                 f"{verdict(bare_etl.rate_without_rollups / seq.rate, 5)}"
             )
-            print_bounds(etl, seq, n_objects)
+            print_bounds(etl, seq)
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
                 keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
                 if keys:
@@ -662,7 +665,7 @@ def end_to_end(cluster: Cluster, events: list[dict[str, Any]], args: argparse.Na
             s3.delete_bucket(Bucket=BUCKET)
 
 
-def print_bounds(etl: E2E, seq: E2E, objects: int) -> None:
+def print_bounds(etl: E2E, seq: E2E) -> None:
     """What no reader of this endpoint, and no run costing this much CPU, could beat here.
 
     moto serves every request in one Python process, at most one core whatever the

@@ -170,9 +170,8 @@ def _load(
                         break
             counts["objects_failed"] = len(failures)
             # the second connection, if any, refreshes half of the rollups
-            refreshed = etl_rollups.refresh(
-                conn, etl_db.target_identifier(settings), helper=next(iter(connections[1:]), None)
-            )
+            helper = connections[1] if len(connections) > 1 else None
+            refreshed = etl_rollups.refresh(conn, etl_db.target_identifier(settings), helper=helper)
         finally:
             for extra in connections[1:]:
                 extra.close()

@@ -173,8 +173,9 @@ def refresh(dw: Any, *, helper: bool = True) -> list[datetime]:
         psycopg2.connect(dw.server.dsn(dw.name, "etl_writer", ETL_PASSWORD))
         for _ in range(2 if helper else 1)
     ]
+    first, *second = connections
     try:
-        return etl_rollups.refresh(connections[0], TARGET, helper=next(iter(connections[1:]), None))
+        return etl_rollups.refresh(first, TARGET, helper=second[0] if second else None)
     finally:
         for conn in connections:
             conn.close()
