@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -315,9 +314,7 @@ def test_ctrl_c_stops_sending_and_still_accounts_for_every_request(
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while len(ingest_endpoint.access_log()) < before + 5 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        ingest_endpoint.wait_for_access_log(before + 5)
         process.send_signal(signal.SIGINT)
         stdout, _ = process.communicate(timeout=30)
     finally:

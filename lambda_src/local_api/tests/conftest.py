@@ -77,6 +77,13 @@ class RunningEndpoint:
     def access_log(self) -> list[dict[str, Any]]:
         return [record for record in self.log_records() if "httpMethod" in record]
 
+    def wait_for_access_log(self, count: int, timeout: float = 30) -> list[dict[str, Any]]:
+        """The access log once it holds ``count`` lines: each is written after its reply."""
+        deadline = time.monotonic() + timeout
+        while len(lines := self.access_log()) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return lines
+
     def stop(self) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

@@ -142,7 +142,7 @@ def test_one_access_log_line_per_request(ingest_endpoint: RunningEndpoint) -> No
         for body in (PAYLOAD, {"eventName": ""}, PAYLOAD)
     ] + [session.get(f"{ingest_endpoint.url}/nowhere", timeout=30).status_code]
 
-    lines = ingest_endpoint.access_log()[before:]
+    lines = ingest_endpoint.wait_for_access_log(before + 4)[before:]
     assert statuses == [200, 400, 200, 404]
     assert [(r["httpMethod"], r["path"], r["status"]) for r in lines] == [
         ("POST", "/clickstream", 200),
