@@ -16,17 +16,13 @@ STATE := .state
 VENV := .venv
 PYTHON ?= python3
 
-# Debian packages the project needs on the control machine: podman and the
-# base image's tools; PostgreSQL 15 for the ETL and dashboard tests; R, Shiny
-# and headless Chromium for the dashboard's browser test.
-APT_PACKAGES := podman runc debootstrap uidmap python3-venv python3-pip curl openssl \
-  postgresql postgresql-client \
-  r-base-core r-cran-shiny r-cran-bslib r-cran-dbi r-cran-rpostgresql r-cran-dt \
-  r-cran-ggplot2 r-cran-scales chromium chromium-driver
-
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Podman reads the project's own configuration (runc, explicit ulimits).
 export CONTAINERS_CONF := $(CURDIR)/molecule/containers.conf
+# One apt package cache shared by every container of the lab and the tests
+# (mounted at /var/cache/apt/archives): each Debian package is downloaded once
+# per machine, not once per container.
+export CLICKSTREAM_APT_CACHE ?= /var/cache/clickstream/apt
 
 MOLECULE_ROLES := $(patsubst roles/%/molecule/default/molecule.yml,%,$(wildcard roles/*/molecule/default/molecule.yml))
 # Each suite runs in a pytest process of its own: the suites start moto
@@ -35,7 +31,7 @@ PYTEST_SUITES := lambda_src/ingest lambda_src/local_api lambda_src/etl \
   collections/ansible_collections/clickstream/aws/tests tests/docs tests/traffic tests/shiny \
   tests/lambdas tests/etl_rerun tests/aws
 
-.PHONY: help setup image lab-up lab-down local traffic lint test test-python test-e2e molecule bench \
+.PHONY: help setup setup-host debian-packages image lab-up lab-down local traffic lint test test-setup test-python test-e2e molecule bench \
   $(addprefix molecule-,$(MOLECULE_ROLES)) clean
 
 help: ## Show the targets
@@ -44,27 +40,25 @@ help: ## Show the targets
 
 # --- set-up -----------------------------------------------------------------
 
-setup: $(STATE)/apt.stamp $(VENV)/.stamp image ## Install everything (apt, .venv, base image)
+setup: setup-host image ## Install everything: Debian packages, .venv, the base image
 
-$(STATE)/apt.stamp: Makefile
-	@mkdir -p $(STATE)
-	@if [ "$$(id -u)" != 0 ]; then echo "make setup installs Debian packages: run it as root" >&2; exit 1; fi
-	@missing=$$(dpkg-query -W -f='$${db:Status-Status} $${Package}\n' $(APT_PACKAGES) 2>/dev/null \
-	  | awk '$$1 == "installed" {print $$2}' | sort | comm -13 - <(tr ' ' '\n' <<< "$(APT_PACKAGES)" | sed '/^$$/d' | sort)); \
-	if [ -n "$$missing" ]; then \
-	  echo "Installing Debian packages: $$missing"; \
-	  apt-get update -qq; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+setup-host: debian-packages $(VENV)/.stamp ## Debian packages and .venv (everything but the base image)
+
+debian-packages: ## The Debian packages of scripts/debian-packages.txt (as root)
+	@scripts/install-debian-packages.sh
+
+$(VENV)/.stamp: requirements-dev.txt | debian-packages
+	@echo "Virtualenv: installing requirements-dev.txt into $(VENV)"
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+	  echo "set-up failed (virtualenv): $(PYTHON) -m venv $(VENV) failed (above)" >&2; exit 1; }
+	@$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt || { \
+	  echo "set-up failed (virtualenv): pip could not install requirements-dev.txt (above):" \
+	    "check pip's index settings (pip config list, PIP_* variables)" >&2; exit 1; }
 	@touch $@
 
-$(VENV)/.stamp: requirements-dev.txt $(STATE)/apt.stamp
-	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	@touch $@
-
-image: $(STATE)/apt.stamp ## Build the Debian 12 base image (only when its recipe changed)
+image: debian-packages ## Build the Debian 12 base image (only when its recipe changed)
 	@molecule/image/build.sh
+	@mkdir -p $(CLICKSTREAM_APT_CACHE)/partial
 
 # --- the lab ----------------------------------------------------------------
 
@@ -74,9 +68,11 @@ lab-up: setup ## Start the lab: moto on 127.0.0.1:5000, podman network and hosts
 lab-down: ## Stop the lab: no container, network or process of it is left
 	@if [ -x $(VENV)/bin/ansible-playbook ]; then ansible-playbook playbooks/lab_down.yml; fi
 
-local: lab-up ## The main job: set up, lab up, site.yml on the lab, a burst of traffic through it
+# make local LAB_HISTORY_DAYS=0 loads no history.
+local: lab-up ## The main job: set up, lab up, site.yml, a month of history, a burst of traffic
 	ansible-playbook site.yml
-	ansible-playbook playbooks/lab_traffic.yml
+	ansible-playbook playbooks/lab_history.yml $(if $(LAB_HISTORY_DAYS),-e lab_history_days=$(LAB_HISTORY_DAYS))
+	ansible-playbook playbooks/lab_traffic.yml -e lab_traffic_once=true
 
 traffic: $(VENV)/.stamp ## Another burst through the lab: events accepted, loaded, in the warehouse
 	ansible-playbook playbooks/lab_traffic.yml
@@ -88,6 +84,9 @@ lint: $(VENV)/.stamp ## yamllint, ansible-lint (production profile), ruff
 	ansible-lint
 	ruff check .
 	ruff format --check .
+
+test-setup: setup ## The set-up from nothing in a fresh container of the base image
+	pytest tests/setup -rA
 
 test-python: $(VENV)/.stamp ## Python unit and integration tests (moto, a throwaway PostgreSQL)
 	@failed=""; for suite in $(PYTEST_SUITES); do \
@@ -103,8 +102,11 @@ molecule: $(addprefix molecule-,$(MOLECULE_ROLES)) ## Every role's molecule scen
 $(addprefix molecule-,$(MOLECULE_ROLES)): molecule-%: setup
 	cd roles/$* && MOLECULE_INSTANCE=molecule-$* molecule test
 
-test: setup lint test-python test-e2e molecule ## Everything CI runs
-	@echo "make test: lint, Python tests, the lab end to end and molecule ($(MOLECULE_ROLES)) passed"
+# The parts of make test, in order: cheap and broad first.
+TEST_PARTS := setup lint test-setup test-python test-e2e molecule
+
+test: ## Everything CI runs, each part timed: set-up, lint, fresh machine, Python, end to end, molecule
+	@scripts/timed-parts.sh $(TEST_PARTS)
 
 bench: $(VENV)/.stamp ## Benchmarks: print figures next to baselines measured in the same run
 	@for bench in benchmarks/*.py; do echo "== $$bench"; python "$$bench"; done

@@ -34,7 +34,7 @@ mirror_from_apt_sources() {
 }
 mirror=${DEBIAN_MIRROR:-$(mirror_from_apt_sources)}
 if [ -z "$mirror" ]; then
-  echo "build.sh: no Debian mirror found in /etc/apt/sources*; set DEBIAN_MIRROR" >&2
+  echo "set-up failed (base image): no Debian mirror found in /etc/apt/sources*: set DEBIAN_MIRROR" >&2
   exit 2
 fi
 security_mirror=${mirror%/debian}/debian-security
@@ -45,7 +45,11 @@ trap 'rm -rf "$rootfs"' EXIT
 
 echo "debootstrap $suite from the machine's apt mirror into $rootfs"
 debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" "$mirror" \
-  > "$rootfs.log" 2>&1 || { tail -n 30 "$rootfs.log" >&2; exit 1; }
+  > "$rootfs.log" 2>&1 || {
+  tail -n 30 "$rootfs.log" >&2
+  echo "set-up failed (base image): debootstrap from $mirror failed (above): set DEBIAN_MIRROR to a reachable Debian mirror" >&2
+  exit 1
+}
 rm -f "$rootfs.log"
 
 # apt inside the image uses the same mirrors, security updates included.
