@@ -23,8 +23,31 @@ line_chart <- function(frame, title, y_label = NULL) {
     # A line needs two points: a range of one hour or day would draw nothing.
     (if (length(unique(frame$x)) <= 31) ggplot2::geom_point(size = 2) else NULL) +
     ggplot2::scale_y_continuous(labels = scales::label_comma(), limits = c(0, NA)) +
+    (if (inherits(frame$x, "POSIXct")) hour_axis(frame$x) else NULL) +
     ggplot2::labs(title = title, x = NULL, y = y_label) +
     theme_dashboard()
+}
+
+# An hourly x axis labels hours, whatever the range: for one hour or a few,
+# ggplot's own breaks fall on minutes and read "00". Within a day the label is
+# the hour ("03:00"), over longer ranges the day too; a single hour is shown
+# with half an hour either side.
+hour_axis <- function(x) {
+  first <- min(x)
+  last <- max(x)
+  hours <- as.numeric(difftime(last, first, units = "hours"))
+  limits <- if (hours < 1) c(first - 1800, last + 1800) else NULL
+  step <- if (hours <= 12) 3600 else if (hours <= 48) 6 * 3600 else NULL
+  breaks <- if (is.null(step)) ggplot2::waiver() else function(range) {
+    from <- ceiling(as.numeric(range[1]) / step) * step
+    to <- floor(as.numeric(range[2]) / step) * step
+    as.POSIXct(seq(from, max(from, to), by = step), origin = "1970-01-01", tz = "UTC")
+  }
+  format <- if (hours < 24) "%H:00" else "%d %b %H:00"
+  ggplot2::scale_x_datetime(
+    limits = limits, breaks = breaks,
+    labels = function(at) format(at, format, tz = "UTC")
+  )
 }
 
 # A Sankey diagram: nodes (name, column) stacked in their column, links
