@@ -313,6 +313,9 @@ def log_line(**fields: Any) -> None:
 
 class LocalApiServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 overflows when a burst opens a dozen
+    # connections at once: the kernel then drops or resets some of them.
+    request_queue_size = 128
 
     def __init__(
         self,

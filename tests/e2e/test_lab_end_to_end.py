@@ -3,17 +3,21 @@
 One lab, built once for the module, in the order a user goes:
 
 1. ``playbooks/lab_up.yml``, then ``site.yml``: every layer on an empty lab;
-2. ``playbooks/lab_traffic.yml``: a burst through the ingest endpoint, the ETL
+2. ``playbooks/lab_history.yml``: a month of generated history written as
+   hourly batch objects and loaded by the ETL rerun;
+3. ``playbooks/lab_traffic.yml``: a burst through the ingest endpoint, the ETL
    rerun over its hours, and the check that every accepted event is one row
    of the warehouse;
-3. the dashboard at http://127.0.0.1:3838/clickstream/ in headless Chromium
-   shows the warehouse's events;
-4. ``site.yml`` again: changed=0 on every host, and how long it took against
-   the first run;
-5. ``site.yml --tags api,dw``: two layers alone, changed=0 (the API finds the
+4. the dashboard at http://127.0.0.1:3838/clickstream/ in headless Chromium:
+   every panel of every tab shows data (screenshots in .state/e2e/screenshots/,
+   the README's pictures), and the overview counts the warehouse's events;
+5. ``site.yml`` again: changed=0 on every host, and how long it took against
+   the first run; the history and the burst (``make local``'s other steps)
+   change nothing either;
+6. ``site.yml --tags api,dw``: two layers alone, changed=0 (the API finds the
    AWS layers it reads in what is deployed);
-6. ``site.yml --check`` on the built site: changed=0, nothing failed;
-7. ``playbooks/teardown.yml`` leaves nothing in the lab's AWS, and
+7. ``site.yml --check`` on the built site: changed=0, nothing failed;
+8. ``playbooks/teardown.yml`` leaves nothing in the lab's AWS, and
    ``playbooks/lab_down.yml`` nothing on the machine.
 
 The steps build on each other: a step whose prerequisite failed is skipped.
@@ -32,6 +36,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +46,12 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "fixtures"))
 
 import browser  # noqa: E402
+import dashboard_page as page  # noqa: E402
 
 LOGS = REPO / ".state" / "e2e"
 TRAFFIC_SUMMARY = REPO / ".state" / "traffic" / "summary.json"
+PLAN = REPO / ".state" / "history" / "plan.json"
+SCREENSHOTS = LOGS / "screenshots"
 DASHBOARD_URL = "http://127.0.0.1:3838/clickstream/"
 LAB_CONTAINERS = ("clickstream-oltp", "clickstream-dw")
 LAB_NETWORK = "clickstream-lab"
@@ -162,10 +170,24 @@ def test_site_builds_everything_on_an_empty_lab(lab: Lab):
     assert {"localhost", *LAB_CONTAINERS} <= set(first.recap), first.recap
 
 
+def test_a_month_of_history_loads_through_the_etl(lab: Lab):
+    lab.needs("site_first")
+    PLAN.unlink(missing_ok=True)
+    history = lab.play("history", "playbooks/lab_history.yml")
+    history.require_success()
+    plan = json.loads(PLAN.read_text())
+    print(f"history plan: {json.dumps(plan, sort_keys=True)}")
+    assert plan["days"] == 30
+    assert plan["objects"] >= 24 * 28  # an object per hour with events: nights are quiet
+    assert f"{plan['events'] - plan['bad_events']} in the warehouse" in history.output
+
+
 def test_a_burst_of_traffic_lands_once_in_the_warehouse(lab: Lab):
     lab.needs("site_first")
     TRAFFIC_SUMMARY.unlink(missing_ok=True)
-    lab.play("traffic", "playbooks/lab_traffic.yml").require_success()
+    lab.play(
+        "traffic", "playbooks/lab_traffic.yml", "-e", "lab_traffic_once=true"
+    ).require_success()
     summary = json.loads(TRAFFIC_SUMMARY.read_text())
     print(f"traffic summary: {json.dumps(summary, sort_keys=True)}")
     assert summary["events_accepted"] > 0
@@ -175,26 +197,50 @@ def test_a_burst_of_traffic_lands_once_in_the_warehouse(lab: Lab):
     assert summary["bad_requests_refused"] == summary["bad_requests_sent"] > 0
 
 
-def test_the_dashboard_shows_the_warehouse(lab: Lab):
-    lab.needs("traffic")
+def test_every_tab_of_the_dashboard_shows_data(lab: Lab):
+    """Every panel of every tab renders, with no error and no "no data" message; the
+    overview counts what the warehouse holds. Screenshots: .state/e2e/screenshots/."""
+    lab.needs("history", "traffic")
     if missing := browser.missing_programs():
         pytest.fail("the dashboard check needs " + ", ".join(missing) + ": run make setup")
     warehouse_events = json.loads(TRAFFIC_SUMMARY.read_text())["warehouse_events"]
-    with browser.chromium() as driver:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    empty: dict[str, list[str]] = {}
+    with browser.chromium(window_size="1400,1800") as driver:
         driver.get(DASHBOARD_URL)
-        shown = wait_for_kpi(driver, "kpi-events")
-        screenshot = LOGS / "dashboard_overview.png"
-        driver.save_screenshot(str(screenshot))
-    assert shown == warehouse_events, f"the overview shows {shown} events ({screenshot})"
+        page.wait_idle(driver)
+        for tab in page.TABS:
+            page.open_tab(driver, tab)
+            driver.save_screenshot(str(SCREENSHOTS / f"{tab}.png"))
+            assert page.output_errors(driver) == [], tab
+            shown = {**page.rendered(driver), "messages": page.validation_messages(driver)}
+            if shown["messages"] or not shown["plots"] or not shown["table_rows"]:
+                empty[tab] = shown
+        page.open_tab(driver, "overview")
+        first_day = date.fromisoformat(json.loads(PLAN.read_text())["start"])
+        page.set_dates(driver, first_day, datetime.now(UTC).date())
+        events_shown = page.kpi(driver, "kpi-events")
+    assert empty == {}, f"tabs with a panel showing no data: {empty} (see {SCREENSHOTS})"
+    assert events_shown == warehouse_events, (
+        f"the overview shows {events_shown} events, the warehouse holds {warehouse_events}"
+    )
 
 
 def test_a_second_run_changes_nothing(lab: Lab):
-    lab.needs("site_first", "traffic")
+    lab.needs("site_first", "history", "traffic")
     second = lab.play("site_second", "site.yml")
     second.require_success()
     first = lab.runs["site_first"]
     print(f"site.yml on the lab: first run {first.seconds:.0f} s, again {second.seconds:.0f} s")
     assert all(h["changed"] == 0 for h in second.recap.values()), "\n".join(second.changed_tasks())
+    # make local's other two steps: the history is not loaded again, nor the burst sent
+    history = lab.play("history_second", "playbooks/lab_history.yml")
+    history.require_success()
+    assert "already loaded, nothing to do" in history.output, history.tail()
+    traffic = lab.play("traffic_second", "playbooks/lab_traffic.yml", "-e", "lab_traffic_once=true")
+    traffic.require_success()
+    for run in (history, traffic):
+        assert all(h["changed"] == 0 for h in run.recap.values()), "\n".join(run.changed_tasks())
 
 
 def test_layers_run_alone(lab: Lab):
@@ -219,21 +265,6 @@ def test_teardown_and_lab_down_leave_nothing(lab: Lab):
     lab.play("lab_down", "playbooks/lab_down.yml").require_success()
     assert left == {}, f"teardown left these in the lab's AWS: {left}"
     assert lab_is_up() == []
-
-
-def wait_for_kpi(driver: Any, kpi_id: str, timeout: float = 60) -> float:
-    """The value of an overview card, once Shiny has rendered it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = driver.execute_script(
-            "const e = document.querySelector('#' + arguments[0] + ' .kpi-value');"
-            "return e ? e.getAttribute('data-value') : null;",
-            kpi_id,
-        )
-        if value is not None:
-            return float(value)
-        time.sleep(0.5)
-    raise AssertionError(f"the dashboard showed no {kpi_id} card within {timeout} s")
 
 
 def aws_leftovers() -> dict[str, list[str]]:

@@ -10,7 +10,6 @@ to .state/screenshots/.
 
 from __future__ import annotations
 
-import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,21 @@ from typing import Any
 import dashboard_reference as reference
 import pytest
 from clickstream_datagen import FUNNEL
+from dashboard_page import (
+    TABS,
+    kpi,
+    open_tab,
+    output_errors,
+    read_table,
+    rendered,
+    set_dates,
+    validation_messages,
+    wait_idle,
+)
 from shiny_test_support import FIRST_DAY, LAST_DAY, READER_PASSWORD, Warehouse
 
 pytestmark = pytest.mark.integration
 
-TABS = ("overview", "funnel", "products", "journeys", "pipeline")
 PROBE_ROLE = "dashboards_probe"
 # What the dashboards may read: the rollups and the ETL's bookkeeping, neither the
 # events nor the sessions row by row.
@@ -47,110 +56,8 @@ PROBE_TABLES = (
 HARMLESS_CONSOLE = ("favicon.ico",)
 
 
-# ---------------------------------------------------------------------------------------------
-# page helpers
-# ---------------------------------------------------------------------------------------------
-IDLE_JS = """
-const s = window.Shiny;
-if (!s || !s.shinyapp || !s.shinyapp.isConnected()) return false;
-if (document.documentElement.classList.contains('shiny-busy')) return false;
-if (document.querySelector('.recalculating')) return false;
-const pane = document.querySelector('.tab-pane.active');
-if (!pane) return false;
-for (const img of pane.querySelectorAll('.shiny-plot-output img')) {
-  if (!img.complete || img.naturalWidth === 0) return false;
-}
-for (const out of pane.querySelectorAll('.shiny-bound-output')) {
-  if (out.offsetParent !== null && out.innerHTML.trim() === ''
-      && !out.classList.contains('shiny-html-output')
-      && !out.classList.contains('shiny-table-output')
-      && !out.classList.contains('html-widget-output')) return false;
-}
-return true;
-"""
-
-
-def wait_idle(driver: Any, timeout: float = 60) -> None:
-    """Until Shiny is connected and idle and the active tab's outputs have rendered."""
-    deadline = time.monotonic() + timeout
-    settled = 0
-    while time.monotonic() < deadline:
-        settled = settled + 1 if driver.execute_script(IDLE_JS) else 0
-        if settled >= 3:  # idle on three polls in a row: no output is pending
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"the page did not settle within {timeout} s")
-
-
-def open_tab(driver: Any, tab: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    driver.find_element(By.CSS_SELECTOR, f'a[data-value="{tab}"]').click()
-    wait_idle(driver)
-
-
-def output_errors(driver: Any) -> list[str]:
-    """Error messages shown by outputs (validation messages excluded)."""
-    return driver.execute_script(
-        "return Array.from(document.querySelectorAll("
-        "'.shiny-output-error:not(.shiny-output-error-validation)'))"
-        ".map(e => e.id + ': ' + e.textContent.trim());"
-    )
-
-
-def validation_messages(driver: Any) -> list[str]:
-    return driver.execute_script(
-        "return Array.from(document.querySelectorAll('.tab-pane.active "
-        ".shiny-output-error-validation')).map(e => e.textContent.trim());"
-    )
-
-
-def read_table(driver: Any, output_id: str) -> list[dict[str, str]]:
-    """An HTML table output as a list of {header: cell text}."""
-    return driver.execute_script(
-        """
-        const table = document.querySelector('#' + arguments[0] + ' table');
-        if (!table) return null;
-        const head = Array.from(table.querySelectorAll('thead th'))
-          .map(th => th.textContent.trim());
-        return Array.from(table.querySelectorAll('tbody tr')).map(tr => {
-          const row = {};
-          Array.from(tr.querySelectorAll('td'))
-            .forEach((td, i) => row[head[i]] = td.textContent.trim());
-          return row;
-        });
-        """,
-        output_id,
-    )
-
-
-def kpi(driver: Any, kpi_id: str) -> float:
-    value = driver.execute_script(
-        "const e = document.querySelector('#' + arguments[0] + ' .kpi-value');"
-        "return e ? e.getAttribute('data-value') : null;",
-        kpi_id,
-    )
-    assert value is not None, f"card {kpi_id} is not shown"
-    return float(value)
-
-
 def number(text: str) -> int:
     return int(text.replace(",", ""))
-
-
-def set_dates(driver: Any, first: date, last: date) -> None:
-    """Type the dates into the filter as a person would."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-
-    start, end = driver.find_elements(By.CSS_SELECTOR, "#range input")
-    for field, value in ((end, last), (start, first)):
-        field.click()
-        field.send_keys(Keys.CONTROL, "a")
-        field.send_keys(value.isoformat())
-        field.send_keys(Keys.ESCAPE)
-    driver.find_element(By.CSS_SELECTOR, ".navbar-brand").click()
-    wait_idle(driver)
 
 
 def console_errors(driver: Any) -> list[str]:
@@ -221,10 +128,9 @@ def test_every_tab_renders_without_error(loaded_page: Any, screenshots: Path):
         assert pane.get_attribute("data-value") == tab
         assert output_errors(loaded_page) == [], tab
         assert validation_messages(loaded_page) == [], tab
-        plots = pane.find_elements(By.CSS_SELECTOR, ".shiny-plot-output img")
-        tables = pane.find_elements(By.CSS_SELECTOR, "table tbody tr")
-        assert plots, f"{tab} shows no chart"
-        assert tables, f"{tab} shows no table row"
+        shown = rendered(loaded_page)
+        assert shown["plots"], f"{tab} shows no chart"
+        assert shown["table_rows"], f"{tab} shows no table row"
     assert console_errors(loaded_page) == []
     log = Path(loaded_page.app_log).read_text()
     assert "Error" not in log, log

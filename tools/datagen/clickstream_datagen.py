@@ -17,6 +17,9 @@ path:
   event, exactly as the ingest Lambda writes them (``AWS_ENDPOINT_URL`` points
   boto3 at the lab's moto server); then run the ETL for those hours.
 * ``--out DIR``          the same objects as files under DIR.
+* ``--objects hourly``   with ``--out``: one ``batch-<uuid>.json`` object per UTC hour
+  (``{"events": [...]}``, each event with its own ``_ingest``) instead of one per event:
+  a month of history in 720 objects.
 * ``--post URL``         POST each event (without ``_ingest``) to the HTTP API, as a
   browser would; the events then get the time of the request.  For paced,
   concurrent traffic with a report, use tools/traffic/clickstream_traffic.py.
@@ -30,6 +33,7 @@ from __future__ import annotations
 import argparse
 import base64
 import bisect
+import importlib.util
 import itertools
 import json
 import random
@@ -39,6 +43,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 FUNNEL = (
@@ -76,6 +81,22 @@ USER_AGENTS = (
     "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 Chrome/124.0 Mobile Safari/537",
     "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
 )
+INGEST_HANDLER = Path(__file__).resolve().parents[2] / "lambda_src" / "ingest" / "handler.py"
+
+
+def ingest_handler() -> ModuleType:
+    """The ingest Lambda's handler module: its code builds ``_ingest`` and the objects."""
+    name = "clickstream_ingest_handler"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, INGEST_HANDLER)
+        if spec is None or spec.loader is None:
+            raise RuntimeError(f"cannot import the ingest handler from {INGEST_HANDLER}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 # Version 4 and the RFC 4122 variant, as uuid.UUID(int=..., version=4) sets them.
 UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
@@ -348,18 +369,28 @@ class Generator:
         return events
 
     def _ingest(self, visitor: Visitor, moment: datetime) -> dict[str, Any]:
+        """The ``_ingest`` block, built by the ingest Lambda's own code from the request
+        a browser would have sent (an HTTP API v2 event)."""
         trace = f"Root=1-{int(moment.timestamp()):08x}-{self.rng.getrandbits(96):024x}"
-        return {
-            "receivedAt": moment.isoformat(timespec="milliseconds")[:23] + "Z",
-            "sourceIp": visitor.ip,
-            "userAgent": visitor.user_agent,
-            "method": "POST",
-            "path": "/clickstream",
-            "requestId": base64.b64encode(self.rng.randbytes(10)).decode()[:14] + "=",
-            "apiId": "datagen",
-            "stage": "$default",
-            "traceId": trace,
+        request_id = base64.b64encode(self.rng.randbytes(10)).decode()[:14] + "="
+        request = {
+            "version": "2.0",
+            "routeKey": "POST /clickstream",
+            "rawPath": "/clickstream",
+            "headers": {"user-agent": visitor.user_agent, "x-amzn-trace-id": trace},
+            "requestContext": {
+                "apiId": "datagen",
+                "stage": "$default",
+                "requestId": request_id,
+                "http": {
+                    "method": "POST",
+                    "path": "/clickstream",
+                    "sourceIp": visitor.ip,
+                    "userAgent": visitor.user_agent,
+                },
+            },
         }
+        return ingest_handler().ingest_metadata(request, moment)
 
     # -- days -------------------------------------------------------------------------------
     def _day_budgets(self) -> list[int]:
@@ -420,17 +451,51 @@ def object_key(event: dict[str, Any]) -> str:
     """Where the ingest Lambda stores this event: the UTC hour of receipt, a UUID."""
     received = event["_ingest"]["receivedAt"]  # YYYY-MM-DDTHH:MM:SS.mmmZ
     digest = uuid.uuid5(uuid.NAMESPACE_URL, "urn:clickstream:datagen:" + event["eventId"])
-    return (
-        f"events/{received[0:4]}/{received[5:7]}/{received[8:10]}/{received[11:13]}/"
-        f"event-{digest}.json"
-    )
+    return f"{_hour_prefix(received)}/event-{digest}.json"
+
+
+def _hour_prefix(received_at: str) -> str:
+    hour = f"{received_at[0:4]}/{received_at[5:7]}/{received_at[8:10]}/{received_at[11:13]}"
+    return f"{ingest_handler().KEY_PREFIX}/{hour}"
+
+
+def _encode(document: Any) -> bytes:
+    return ingest_handler()._OBJECT_ENCODER.encode(document).encode("utf-8")
 
 
 def raw_objects(events: Iterable[dict[str, Any]]) -> Iterator[tuple[str, bytes]]:
     """``(key, body)`` of each event's raw object, compact JSON as the ingest Lambda writes."""
     for event in events:
-        body = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
-        yield object_key(event), body
+        yield object_key(event), _encode(event)
+
+
+def hourly_objects(events: Iterable[dict[str, Any]]) -> Iterator[tuple[str, bytes]]:
+    """``(key, body)`` of one batch object per UTC hour: ``{"events": [...]}``.
+
+    The ingest Lambda's batch shape (``events/YYYY/MM/DD/HH/batch-<uuid>.json``),
+    each event with its own ``_ingest``: what a month of history costs as 720
+    objects instead of one per event.  Events must come in time order.
+    """
+    for prefix, group in itertools.groupby(
+        events, key=lambda event: _hour_prefix(event["_ingest"]["receivedAt"])
+    ):
+        batch = list(group)
+        name = "urn:clickstream:datagen:batch:" + batch[0]["eventId"]
+        yield (
+            f"{prefix}/batch-{uuid.uuid5(uuid.NAMESPACE_URL, name)}.json",
+            _encode({"events": batch}),
+        )
+
+
+def spoil(events: list[dict[str, Any]], count: int, seed: int) -> int:
+    """Make ``count`` events ones the ETL rejects, as a buggy frontend release would send
+    (a price as text): the ingest accepts them, the ETL records each with its reason.
+    Returns how many were spoiled (at most the events with a product)."""
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
+    with_product = [event for event in events if "product" in event]
+    for event in rng.sample(with_product, min(count, len(with_product))):
+        event["product"] = {**event["product"], "price": "call for price"}
+    return min(count, len(with_product))
 
 
 def hour_range(events: Iterable[dict[str, Any]]) -> tuple[str, str] | None:
@@ -439,17 +504,17 @@ def hour_range(events: Iterable[dict[str, Any]]) -> tuple[str, str] | None:
     return (min(hours), max(hours)) if hours else None
 
 
-def write_s3(client: Any, bucket: str, events: Iterable[dict[str, Any]]) -> int:
+def write_s3(client: Any, bucket: str, objects: Iterable[tuple[str, bytes]]) -> int:
     count = 0
-    for key, body in raw_objects(events):
+    for key, body in objects:
         client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
         count += 1
     return count
 
 
-def write_dir(root: Path, events: Iterable[dict[str, Any]]) -> int:
+def write_dir(root: Path, objects: Iterable[tuple[str, bytes]]) -> int:
     count = 0
-    for key, body in raw_objects(events):
+    for key, body in objects:
         path = root / key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(body)
@@ -483,7 +548,9 @@ def post(url: str, events: Iterable[dict[str, Any]], timeout: float = 10.0) -> i
 # ---------------------------------------------------------------------------------------------
 # command line
 # ---------------------------------------------------------------------------------------------
-def _day(value: str) -> date:
+def _day(value: str) -> date | None:
+    if value == "":
+        return None  # the default: ``--days`` days before today
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -494,9 +561,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     parser.add_argument("--events", type=int, default=20_000, help="events in all (20000)")
-    parser.add_argument("--start", type=_day, default=None, help="first UTC day (7 days ago)")
+    parser.add_argument(
+        "--start", type=_day, default=None, help="first UTC day (default: --days days before today)"
+    )
     parser.add_argument("--days", type=int, default=7, help="number of days (7)")
     parser.add_argument("--products", type=int, default=120, help="catalogue size (120)")
+    parser.add_argument(
+        "--objects",
+        choices=("event", "hourly"),
+        default="event",
+        help="with --out: one object per event as the s3 sink writes (default), or one batch "
+        "object per hour",
+    )
+    parser.add_argument(
+        "--bad-events",
+        type=int,
+        default=0,
+        help="this many events the ETL rejects (a price sent as text), as a buggy frontend "
+        "would send (0)",
+    )
+    parser.add_argument("--summary", metavar="FILE", help="also write the summary (JSON) here")
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--out", help="s3://BUCKET[/ignored] or a directory for the objects")
     target.add_argument("--post", metavar="URL", help="POST each event to this HTTP API URL")
@@ -518,6 +602,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"clickstream_datagen: {exc}", file=sys.stderr)
         return 2
     events = list(generator.events())
+    bad = spoil(events, args.bad_events, args.seed) if args.bad_events > 0 else 0
+    objects = (hourly_objects if args.objects == "hourly" else raw_objects)(events)
     if args.post:
         count = post(args.post, events)
     elif args.jsonl == "-":
@@ -532,12 +618,25 @@ def main(argv: list[str] | None = None) -> int:
         if not bucket:
             print("clickstream_datagen: --out s3:// needs a bucket name", file=sys.stderr)
             return 2
-        count = write_s3(boto3.client("s3"), bucket, events)
+        count = write_s3(boto3.client("s3"), bucket, objects)
     else:
-        count = write_dir(Path(args.out), events)
+        count = write_dir(Path(args.out), objects)
     first, last = hour_range(events) or ("-", "-")
-    summary = {"events": count, "sessions": len({e["sessionId"] for e in events})}
-    print(json.dumps({**summary, "from": first, "to": last}), file=sys.stderr)
+    summary = {
+        "events": len(events),
+        "bad_events": bad,
+        "sessions": len({e["sessionId"] for e in events}),
+        "start": args.start.isoformat(),
+        "days": args.days,
+        "seed": args.seed,
+        "from": first,
+        "to": last,
+    }
+    if args.out:
+        summary["objects"] = count
+    print(json.dumps(summary), file=sys.stderr)
+    if args.summary:
+        Path(args.summary).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return 0
 
 

@@ -82,7 +82,7 @@ def load(
     span = clickstream_datagen.hour_range(events)
     if span is None:
         return []
-    clickstream_datagen.write_s3(s3, bucket, events)
+    clickstream_datagen.write_s3(s3, bucket, clickstream_datagen.raw_objects(events))
     handler = etl_handler()
     summaries = []
     with _environment({**etl_env, "RAW_BUCKET_NAME": bucket}):
