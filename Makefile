@@ -35,7 +35,7 @@ PYTEST_SUITES := lambda_src/ingest lambda_src/local_api lambda_src/etl \
   $(addprefix molecule-,$(MOLECULE_ROLES)) clean
 
 help: ## Show the targets
-	@grep -hE '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sort | \
+	@grep -hE '^[a-z0-9%-]+:.*## ' $(MAKEFILE_LIST) | sort | \
 	  awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
 
 # --- set-up -----------------------------------------------------------------
@@ -94,7 +94,7 @@ test-python: $(VENV)/.stamp ## Python unit and integration tests (moto, a throwa
 	done; \
 	if [ -n "$$failed" ]; then echo "failed suites:$$failed" >&2; exit 1; fi
 
-test-e2e: setup ## The lab from nothing to nothing: site.yml twice, traffic, dashboard, --check, teardown
+test-e2e: setup ## The lab from nothing to nothing: site.yml, history, traffic, every tab, again, --check, teardown
 	pytest tests/e2e -rA
 
 molecule: $(addprefix molecule-,$(MOLECULE_ROLES)) ## Every role's molecule scenario, one after another

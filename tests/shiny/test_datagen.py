@@ -114,6 +114,65 @@ def test_every_event_maps_through_the_etl(events):
             assert row.values["context_product_price"] == event["product"]["price"]
 
 
+def test_ingest_block_is_what_the_ingest_lambda_builds(events):
+    """The generator builds _ingest with the ingest Lambda's own code."""
+    ingest = datagen.ingest_handler()
+    event = events[0]
+    block = event["_ingest"]
+    request = {
+        "requestContext": {
+            "apiId": block["apiId"],
+            "stage": block["stage"],
+            "requestId": block["requestId"],
+            "http": {"method": "POST", "path": "/clickstream", "sourceIp": block["sourceIp"]},
+        },
+        "headers": {"user-agent": block["userAgent"], "x-amzn-trace-id": block["traceId"]},
+    }
+    received = datetime.fromisoformat(block["receivedAt"].replace("Z", "+00:00"))
+    assert ingest.ingest_metadata(request, received) == block
+    assert set(block) == {
+        "receivedAt", "sourceIp", "userAgent", "method", "path", "requestId", "apiId", "stage",
+        "traceId",
+    }  # fmt: skip
+
+
+def test_hourly_objects_hold_each_hour_once_and_load_through_the_etl(events):
+    """One batch object per UTC hour, every event in it once, each with its own _ingest."""
+    objects = list(datagen.hourly_objects(events))
+    hours = {e["_ingest"]["receivedAt"][:13] for e in events}
+    assert len(objects) == len(hours)
+    assert len({key for key, _ in objects}) == len(objects)
+    loaded = []
+    for key, body in objects:
+        assert re.match(r"^events/\d{4}/\d{2}/\d{2}/\d{2}/batch-[0-9a-f-]{36}\.json$", key)
+        modified = datetime(2025, 6, 2, tzinfo=UTC)
+        parsed = etl_transform.parse_object(
+            body, key=key, etag="x", object_hour=modified, last_modified=modified, size=len(body)
+        )
+        assert parsed.rejects == []
+        assert all(
+            key.startswith(row.event_hour.strftime("events/%Y/%m/%d/%H/")) for row in parsed.rows
+        )
+        loaded += [row.values["event_id"] for row in parsed.rows]
+    assert sorted(loaded) == sorted(e["eventId"] for e in events)
+    # the same events give the same objects, names included
+    assert list(datagen.hourly_objects(events)) == objects
+
+
+def test_spoiled_events_are_rejected_by_the_etl_with_their_reason(events):
+    spoiled = json.loads(json.dumps(events[:400]))
+    assert datagen.spoil(spoiled, 5, seed=1) == 5
+    rejects = []
+    for key, body in datagen.hourly_objects(spoiled):
+        modified = datetime(2025, 6, 2, tzinfo=UTC)
+        parsed = etl_transform.parse_object(
+            body, key=key, etag="x", object_hour=modified, last_modified=modified, size=len(body)
+        )
+        rejects += parsed.rejects
+    assert len(rejects) == 5
+    assert all("price" in str(reject) for reject in rejects), rejects
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [

@@ -664,11 +664,14 @@ class Runner:
             threading.Thread(target=self._worker, name=f"worker-{n}", daemon=True)
             for n in range(self.options.concurrency)
         ]
-        if progress is not None:
-            progress.start()
-        for worker in workers:
-            worker.start()
+        # Ctrl-C may come while the workers are still being started (early ones
+        # send while later ones start on a busy machine): starting them inside
+        # the try makes that the same orderly stop as any other.
         try:
+            if progress is not None:
+                progress.start()
+            for worker in workers:
+                worker.start()
             for worker in workers:
                 while worker.is_alive():
                     worker.join(0.2)
@@ -676,7 +679,8 @@ class Runner:
             self.interrupted = True
             self.stopping.set()
             for worker in workers:
-                worker.join()
+                if worker.ident is not None:  # started
+                    worker.join()
         finally:
             if progress is not None:
                 progress.stop()
