@@ -27,7 +27,7 @@ export CLICKSTREAM_APT_CACHE ?= /var/cache/clickstream/apt
 MOLECULE_ROLES := $(patsubst roles/%/molecule/default/molecule.yml,%,$(wildcard roles/*/molecule/default/molecule.yml))
 # Each suite runs in a pytest process of its own: the suites start moto
 # servers and mocks in process, whose state is per process.
-PYTEST_SUITES := lambda_src/ingest lambda_src/local_api lambda_src/etl \
+PYTEST_SUITES := tests/common tests/ingest tests/local_api tests/etl \
   collections/ansible_collections/clickstream/aws/tests tests/docs tests/traffic tests/shiny \
   tests/lambdas tests/etl_rerun tests/aws
 
@@ -47,13 +47,16 @@ setup-host: debian-packages $(VENV)/.stamp ## Debian packages and .venv (everyth
 debian-packages: ## The Debian packages of scripts/debian-packages.txt (as root)
 	@scripts/install-debian-packages.sh
 
-$(VENV)/.stamp: requirements-dev.txt | debian-packages
+$(VENV)/.stamp: requirements-dev.txt pyproject.toml | debian-packages
 	@echo "Virtualenv: installing requirements-dev.txt into $(VENV)"
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
 	  echo "set-up failed (virtualenv): $(PYTHON) -m venv $(VENV) failed (above)" >&2; exit 1; }
 	@$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt || { \
 	  echo "set-up failed (virtualenv): pip could not install requirements-dev.txt (above):" \
 	    "check pip's index settings (pip config list, PIP_* variables)" >&2; exit 1; }
+	@$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --editable . || { \
+	  echo "set-up failed (virtualenv): pip could not install the project's packages (src/) in" \
+	    "editable mode (above)" >&2; exit 1; }
 	@touch $@
 
 image: debian-packages ## Build the Debian 12 base image (only when its recipe changed)

@@ -4,7 +4,7 @@
                                                    [--runs 20] [--raw-runs 3]
 
 Loads N events of tools/datagen (default ten million over 30 days) into a throwaway
-PostgreSQL 15 (tests/fixtures/postgres.py) migrated with roles/dw/files/migrations,
+PostgreSQL 15 (clickstream_tools.pgcluster) migrated with roles/dw/files/migrations,
 day by day: COPY into ``clickstream_events`` (the columns the ETL's mapping fills,
 without going through S3 and the Python mapping, which the ETL benchmark measures),
 then the ETL's own rollup refresh (``etl_rollups.refresh``) for the day's hours, as
@@ -27,17 +27,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-for extra in (REPO / "lambda_src" / "etl", REPO / "tests" / "fixtures", REPO / "tools" / "datagen"):
-    sys.path.insert(0, str(extra))
+import psycopg2
+from psycopg2 import sql
 
-import clickstream_datagen as datagen  # noqa: E402
-import dashboard_reference  # noqa: E402
-import etl_rollups  # noqa: E402
-import etl_transform  # noqa: E402
-import postgres as pg_fixture  # noqa: E402
-import psycopg2  # noqa: E402
-from psycopg2 import sql  # noqa: E402
+from clickstream_etl import etl_rollups, etl_transform
+from clickstream_tools import dashboard_reference, datagen
+from clickstream_tools import pgcluster as pg_fixture
+
+REPO = Path(__file__).resolve().parents[1]
 
 SQL_DIR = REPO / "roles" / "shiny" / "files" / "app" / "sql"
 MIGRATIONS = REPO / "roles" / "dw" / "files" / "migrations"

@@ -62,19 +62,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-ETL_DIR = REPO / "lambda_src" / "etl"
-MIGRATIONS = REPO / "roles" / "dw" / "files" / "migrations"
-sys.path.insert(0, str(ETL_DIR))
-sys.path.insert(0, str(REPO / "tests" / "fixtures"))
+import boto3
+from psycopg2 import sql
 
-import boto3  # noqa: E402
-import etl_db  # noqa: E402
-import etl_rollups  # noqa: E402
-import etl_transform  # noqa: E402
-import postgres as pg_fixture  # noqa: E402
-from etl_config import Settings  # noqa: E402
-from psycopg2 import sql  # noqa: E402
+from clickstream_etl import etl_db, etl_rollups, etl_transform
+from clickstream_etl.etl_config import Settings
+from clickstream_tools import pgcluster as pg_fixture
+
+REPO = Path(__file__).resolve().parents[1]
+MIGRATIONS = REPO / "roles" / "dw" / "files" / "migrations"
 
 HOUR = datetime(2024, 5, 1, 10, tzinfo=UTC)
 BUCKET = "clickstream-bench"
@@ -543,12 +539,8 @@ def measured_e2e(moto_pid: int, postmaster_pid: int) -> Iterator[list[Any]]:
 
 
 def e2e_etl(cluster: Cluster, batch_rows: int, pids: tuple[int, int]) -> E2E:
-    handler_path = ETL_DIR / "handler.py"
-    import importlib.util
+    from clickstream_etl import handler
 
-    spec = importlib.util.spec_from_file_location("clickstream_etl_handler_bench", handler_path)
-    handler = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(handler)
     settings = cluster.settings(cluster.fresh_database())
     os.environ.update(
         {

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import io
 import json
 import os
@@ -34,10 +33,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-HANDLER_DIR = Path(__file__).resolve().parents[1] / "lambda_src" / "ingest"
-SAMPLE_EVENT = HANDLER_DIR / "tests" / "events" / "http_api_post_clickstream.json"
+REPO = Path(__file__).resolve().parents[1]
+EVENTS_DIR = REPO / "tests" / "ingest" / "events"
+SAMPLE_EVENT = EVENTS_DIR / "http_api_post_clickstream.json"
 
-PAYLOAD = json.loads((HANDLER_DIR / "tests" / "events" / "product_view.json").read_text())
+IMPORT_HANDLER = "from clickstream_ingest import handler"
+
+PAYLOAD = json.loads((EVENTS_DIR / "product_view.json").read_text())
 
 
 class FakeS3:
@@ -59,12 +61,9 @@ def http_api_event(body: str) -> dict[str, Any]:
 
 
 def load_handler() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "ingest_handler_bench", HANDLER_DIR / "handler.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from clickstream_ingest import handler
+
+    return handler
 
 
 def per_call_us(function: Any, calls: int, rounds: int) -> float:
@@ -150,26 +149,26 @@ def import_times(repetitions: int) -> list[tuple[str, float, float]]:
     )
     with tempfile.TemporaryDirectory() as prefix:
         # Lambda cannot write __pycache__ under /var/task: without a .pyc in the zip,
-        # handler.py is compiled on every cold start.  The cached case has one.
+        # the handler's modules are compiled on every cold start.  The cached case has one.
         cached = {k: v for k, v in no_pyc.items() if k != "PYTHONDONTWRITEBYTECODE"}
         cached["PYTHONPYCACHEPREFIX"] = prefix
         cases = [
             ("python -c pass", "pass", no_pyc),
             ("import json (baseline)", timed_import("import json"), no_pyc),
             ("import boto3 (dependency)", timed_import("import boto3"), no_pyc),
-            ("import handler, no .pyc", timed_import("import handler"), no_pyc),
-            ("import handler, .pyc cached", timed_import("import handler"), cached),
+            ("import handler, no .pyc", timed_import(IMPORT_HANDLER), no_pyc),
+            ("import handler, .pyc cached", timed_import(IMPORT_HANDLER), cached),
             (
                 "import handler + S3 client",
-                credentials + timed_import("import handler\nhandler._s3()"),
+                credentials + timed_import(IMPORT_HANDLER + "\nhandler._s3()"),
                 no_pyc,
             ),
         ]
-        run_python_ms(cases[4][1], HANDLER_DIR, cached)  # writes the .pyc files
+        run_python_ms(cases[4][1], REPO, cached)  # writes the .pyc files
         samples: list[list[tuple[float, float]]] = [[] for _ in cases]
         for _ in range(repetitions):
             for index, (_, code, env) in enumerate(cases):
-                samples[index].append(run_python_ms(code, HANDLER_DIR, env))
+                samples[index].append(run_python_ms(code, REPO, env))
     return [
         (
             label,

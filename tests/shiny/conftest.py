@@ -1,8 +1,8 @@
 """Fixtures of the dashboard tests: a warehouse loaded through the real ETL, the app, a browser.
 
-* ``warehouse``: a throwaway PostgreSQL 15 (tests/fixtures/postgres.py) with two
+* ``warehouse``: a throwaway PostgreSQL 15 (clickstream_tools.pgcluster) with two
   databases migrated by roles/dw/files/migrations: ``loaded`` holds a week of
-  generated events (tools/datagen) written as the ingest Lambda's S3 objects (moto in
+  generated events (clickstream_tools.datagen) written as the ingest Lambda's S3 objects (moto in
   process) and loaded by the ETL Lambda's handler; ``empty`` holds nothing.
 * ``start_app``: the Shiny app of roles/shiny/files/app run with R on a free
   127.0.0.1 port, connected as the read-only ``dw_reader``.
@@ -18,7 +18,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -28,25 +27,21 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-APP_DIR = REPO / "roles" / "shiny" / "files" / "app"
-MIGRATIONS = REPO / "roles" / "dw" / "files" / "migrations"
-SCREENSHOTS = REPO / ".state" / "screenshots"
-for extra in (Path(__file__).parent, REPO / "tools" / "datagen", REPO / "tests" / "fixtures"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
-
-import browser as chromium_browser  # noqa: E402
-import clickstream_datagen  # noqa: E402
-import etl_load  # noqa: E402
-import postgres as pg_fixture  # noqa: E402
-from shiny_test_support import (  # noqa: E402
+import browser as chromium_browser
+from clickstream_tools import datagen, etl_load
+from clickstream_tools import pgcluster as pg_fixture
+from shiny_test_support import (
     BUCKET,
     DATA,
     ETL_PASSWORD,
     READER_PASSWORD,
     Warehouse,
 )
+
+REPO = Path(__file__).resolve().parents[2]
+APP_DIR = REPO / "roles" / "shiny" / "files" / "app"
+MIGRATIONS = REPO / "roles" / "dw" / "files" / "migrations"
+SCREENSHOTS = REPO / ".state" / "screenshots"
 
 
 def _require(paths: dict[str, str]) -> None:
@@ -79,7 +74,7 @@ def warehouse() -> Iterator[Warehouse]:
             "-c",
             f"ALTER ROLE dw_reader LOGIN PASSWORD '{READER_PASSWORD}'",
         )
-        events = list(clickstream_datagen.Generator(DATA).events())
+        events = list(datagen.Generator(DATA).events())
         aws = {
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",

@@ -2,7 +2,7 @@
 
 Every tab renders without an error; the figures of the Overview and Funnel tabs
 equal the same figures computed in SQL from the raw events table
-(tools/datagen/dashboard_reference.py); the date filter changes them; an empty
+(clickstream_tools.dashboard_reference); the date filter changes them; an empty
 warehouse says so plainly.  The app runs as a login that may not read the raw
 events table at all, which proves no panel scans it.  Screenshots of every tab go
 to .state/screenshots/.
@@ -14,9 +14,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import dashboard_reference as reference
 import pytest
-from clickstream_datagen import FUNNEL
+
+from clickstream_tools import dashboard_reference as reference
+from clickstream_tools.datagen import FUNNEL
 from dashboard_page import (
     TABS,
     kpi,

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-for extra in (REPO / "tools" / "datagen", REPO / "lambda_src" / "etl"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
-
-import clickstream_datagen as datagen  # noqa: E402
-import etl_load  # noqa: E402
-import etl_transform  # noqa: E402
+from clickstream_etl import etl_transform
+from clickstream_tools import datagen, etl_load
 
 FUNNEL_ORDER = {name: i for i, name in enumerate(datagen.FUNNEL)}
 KEY = re.compile(r"^events/\d{4}/\d{2}/\d{2}/\d{2}/event-[0-9a-f-]{36}\.json$")

@@ -1,5 +1,5 @@
 """Every panel query of the app, run on the rollups as the read-only dw_reader, equals the
-same figures computed from the raw events table (tools/datagen/dashboard_reference.py),
+same figures computed from the raw events table (clickstream_tools.dashboard_reference),
 over ranges that start, end and lie inside the loaded week and one that starts before
 it (distinct visitors over several days, the previous period of the cards).  No browser:
 this checks the SQL of every panel, the browser test checks what the page shows."""
@@ -10,8 +10,9 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-import dashboard_reference as reference
 import pytest
+
+from clickstream_tools import dashboard_reference as reference
 from shiny_test_support import FIRST_DAY, LAST_DAY, READER_PASSWORD, REPO, Warehouse
 
 pytestmark = pytest.mark.integration

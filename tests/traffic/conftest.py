@@ -1,42 +1,35 @@
 """The traffic generator against the lab's real endpoint: moto on a free port, the local
-HTTP API (lambda_src/local_api/server.py) in front of the real ingest handler.
+HTTP API (clickstream_lab.local_api) in front of the real ingest handler.
 
-The moto server, bucket and endpoint fixtures are lambda_src/local_api's own, imported
-from its conftest rather than copied.
+The moto server, bucket and endpoint fixtures are tests/local_api's own
+(tests/fixtures/local_endpoint.py).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-TRAFFIC_DIR = REPO / "tools" / "traffic"
-SCRIPT = TRAFFIC_DIR / "clickstream_traffic.py"
-for extra in (TRAFFIC_DIR, REPO / "tools" / "datagen"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
-
-_spec = importlib.util.spec_from_file_location(
-    "local_api_fixtures", REPO / "lambda_src" / "local_api" / "tests" / "conftest.py"
+from local_endpoint import (
+    BUCKET,
+    empty_bucket,
+    function_env,
+    ingest_endpoint,
+    moto_endpoint,
+    run_endpoint,
+    s3,
 )
-assert _spec is not None
-assert _spec.loader is not None
-local_api = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(local_api)
 
-BUCKET = local_api.BUCKET
-INGEST_DIR = local_api.INGEST_DIR
-run_endpoint = local_api.run_endpoint
-# fixtures: pytest finds them in this module's namespace
-moto_endpoint = local_api.moto_endpoint
-s3 = local_api.s3
-empty_bucket = local_api.empty_bucket
-function_env = local_api.function_env
-ingest_endpoint = local_api.ingest_endpoint
+__all__ = [
+    "empty_bucket",
+    "function_env",
+    "ingest_endpoint",
+    "moto_endpoint",
+    "run_endpoint",
+    "s3",
+    "stored_events",
+    "stored_objects",
+]
 
 
 def stored_objects(s3_client: Any) -> dict[str, Any]:

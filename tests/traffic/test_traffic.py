@@ -1,22 +1,29 @@
-"""tools/traffic/clickstream_traffic.py against the lab's endpoint and the real ingest handler."""
+"""The traffic generator (clickstream_tools.traffic) against the lab's endpoint and the
+real ingest handler."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import signal
 import socket
 import subprocess
 import sys
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-import clickstream_datagen as datagen
-import clickstream_traffic as traffic
 import pytest
 
-from .conftest import INGEST_DIR, SCRIPT, run_endpoint, stored_events, stored_objects
+from clickstream_tools import datagen, traffic
+from local_endpoint import run_endpoint
+
+from .conftest import stored_events, stored_objects
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+TOOL = ("-m", "clickstream_tools.traffic")
 
 
 def endpoint_url(endpoint: Any) -> str:
@@ -134,7 +141,7 @@ def test_bad_requests_are_refused_with_4xx_and_written_nowhere(ingest_endpoint, 
 
 def test_good_requests_that_fail_are_reported_apart_from_the_bad_ones(function_env, s3, tmp_path):
     env = {**function_env, "RAW_BUCKET_NAME": "no-such-bucket"}  # every write fails: 500
-    with run_endpoint(INGEST_DIR, tmp_path, env) as endpoint:
+    with run_endpoint(None, tmp_path, env) as endpoint:
         summary, _ = run(endpoint_url(endpoint), count=6, bad_ratio=0.5, seed=4)
 
     assert not summary["ok"]
@@ -254,12 +261,13 @@ def test_the_same_seed_gives_the_same_requests():
 
 def test_command_line_writes_the_json_summary_and_exits_0(ingest_endpoint, empty_bucket, tmp_path):
     out = tmp_path / "summary.json"
-    # the system's python3, outside the virtualenv: the tool needs only the standard library
+    # the system's python3, outside the virtualenv, with only src/ on its path: the tool
+    # needs nothing but the standard library
     python = "python3" if _stdlib_python_ok() else sys.executable
     result = subprocess.run(
         [
             python,
-            str(SCRIPT),
+            *TOOL,
             "--url",
             endpoint_url(ingest_endpoint),
             "--count",
@@ -277,6 +285,7 @@ def test_command_line_writes_the_json_summary_and_exits_0(ingest_endpoint, empty
             "--progress",
             "lines",
         ],
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(SRC)},
         capture_output=True,
         text=True,
         timeout=60,
@@ -306,7 +315,7 @@ def test_ctrl_c_stops_sending_and_still_accounts_for_every_request(
     before = len(ingest_endpoint.access_log())
     process = subprocess.Popen(
         [
-            *(sys.executable, str(SCRIPT), "--url", endpoint_url(ingest_endpoint)),
+            *(sys.executable, *TOOL, "--url", endpoint_url(ingest_endpoint)),
             *("--duration", "60", "--rate", "20", "--json", str(out), "--progress", "none"),
         ],
         stdout=subprocess.PIPE,
@@ -419,7 +428,7 @@ def test_progress_bar_and_lines():
     assert bar.getvalue().endswith("\n")
     lines = io.StringIO()
     traffic.Progress(stats, options, lines, "lines")._draw(final=False)
-    assert lines.getvalue().startswith("clickstream_traffic: 25% 50/200 events, 50 requests")
+    assert lines.getvalue().startswith("clickstream-traffic: 25% 50/200 events, 50 requests")
     assert traffic.Progress(stats, options, io.StringIO(), "auto").mode == "lines"  # no TTY
 
 

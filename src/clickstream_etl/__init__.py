@@ -1,0 +1,1 @@
+"""The hourly ETL Lambda: S3 raw bucket -> PostgreSQL data warehouse (see handler)."""

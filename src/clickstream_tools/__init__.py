@@ -1,0 +1,1 @@
+"""Seeded clickstream data (datagen) and live traffic (traffic) for the lab and tests."""
