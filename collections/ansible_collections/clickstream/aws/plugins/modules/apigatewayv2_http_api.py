@@ -410,6 +410,7 @@ import contextlib
 from ansible_collections.amazon.aws.plugins.module_utils.iam import get_aws_account_info
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
 from ansible_collections.clickstream.aws.plugins.module_utils.apigatewayv2 import (
     HttpApiError,
     HttpApiManager,

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from ansible_moto import local_play, run_playbook, threaded_moto, write_playbook
 
 pytestmark = pytest.mark.integration

@@ -8,6 +8,7 @@ test_apigatewayv2_manager.py, because moto 5 does not implement UpdateStage.
 import json
 
 import pytest
+
 from ansible_collections.clickstream.aws.plugins.module_utils import apigatewayv2 as m
 from ansible_collections.clickstream.aws.tests.unit.samples import (
     LAMBDA_ALIAS,

@@ -13,6 +13,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import (
     AWSRetry,
     RetryingBotoClientWrapper,
 )
+from botocore.stub import Stubber
+
 from ansible_collections.clickstream.aws.plugins.module_utils import apigatewayv2 as m
 from ansible_collections.clickstream.aws.tests.unit.samples import (
     LAMBDA_ALIAS,
@@ -20,7 +22,6 @@ from ansible_collections.clickstream.aws.tests.unit.samples import (
     integration_record,
     stage_record,
 )
-from botocore.stub import Stubber
 
 API_ID = "a1b2c3d4"
 
