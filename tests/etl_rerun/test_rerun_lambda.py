@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from ansible_moto import REGION, run_playbook
 from etl_rerun_helpers import RERUN_PLAYBOOK, create_function_with_alias
 

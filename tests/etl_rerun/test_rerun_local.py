@@ -1,6 +1,6 @@
 """playbooks/etl_rerun.yml in local mode, end to end.
 
-A throwaway PostgreSQL 15 (tests/fixtures/postgres.py) migrated by
+A throwaway PostgreSQL 15 (clickstream_tools.pgcluster) migrated by
 roles/dw/files/migrations with etl_writer able to log in, a moto server with the
 raw bucket (the lab's derived name) holding events in two hours, and the ETL zip
 built by roles/lambda_package from lambda_src/etl (without its third-party
@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from ansible_moto import PROJECT_ROOT, REGION, aws_client, run_playbook
-from etl_rerun_helpers import RERUN_PLAYBOOK, load_file
+from clickstream_tools import pgcluster as pg_fixture
+from etl_rerun_helpers import RERUN_PLAYBOOK
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +37,6 @@ H05, H06 = "2026/11/24/05", "2026/11/24/06"
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def dw() -> Iterator[Any]:
-    pg_fixture = load_file("clickstream_pg_fixture", PROJECT_ROOT / "tests/fixtures/postgres.py")
     with pg_fixture.running_postgres() as server:
         server.create_database("clickstream_dw")
         pg_fixture.apply_migrations(server, "clickstream_dw", MIGRATIONS)

@@ -1,4 +1,5 @@
-"""The rerun role's plan module, local invoker and report filters, called directly."""
+"""The rerun role's plan module, local invoker and report filters (clickstream.aws), called
+directly."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 import pytest
-from etl_rerun_helpers import ROLE, load_file
 
-plan_module = load_file("etl_rerun_plan_module", ROLE / "library" / "etl_rerun_plan.py")
-invoke_module = load_file("etl_package_invoke_module", ROLE / "library" / "etl_package_invoke.py")
-report = load_file("etl_rerun_report_filters", ROLE / "filter_plugins" / "etl_rerun_report.py")
+from ansible_collections.clickstream.aws.plugins.filter import etl_rerun_report as report
+from ansible_collections.clickstream.aws.plugins.modules import etl_package_invoke as invoke_module
+from ansible_collections.clickstream.aws.plugins.modules import etl_rerun_plan as plan_module
 
 
 def plan(first: str, last: str, **kwargs):
@@ -101,8 +101,10 @@ def make_zip(path: Path, entries: dict[str, str]) -> Path:
     return path
 
 
-def invoke(package: Path, event: dict, environment: dict | None = None) -> dict:
-    return invoke_module.invoke(str(package), event, environment or {}, sys.executable, 60, 5)
+def invoke(package: Path, event: dict, environment: dict | None = None, **options) -> dict:
+    return invoke_module.invoke(
+        str(package), event, environment or {}, sys.executable, 60, 5, **options
+    )
 
 
 def test_the_handler_runs_from_the_package_with_the_given_environment(
@@ -182,6 +184,34 @@ def test_a_handler_error_fails_with_its_type_message_and_logs(tmp_path: Path) ->
         invoke(package, {"fail": True})
     assert str(raised.value) == "the ETL handler failed: RuntimeError: database went away"
     assert any("handled" in line for line in raised.value.result["log_tail"])
+
+
+def test_the_handler_option_names_a_function_of_a_package_module(tmp_path: Path) -> None:
+    package = make_zip(
+        tmp_path / "etl.zip",
+        {
+            "clickstream_etl/__init__.py": "",
+            "clickstream_etl/handler.py": HANDLER.replace("def handler(", "def run("),
+        },
+    )
+    result = invoke(package, {"from": "2026-11-24T05"}, handler="clickstream_etl.handler.run")
+    assert result["summary"]["event"] == {"from": "2026-11-24T05"}
+    # the default, handler.handler, is not in this package
+    with pytest.raises(invoke_module.InvokeError, match=r"no handler\.py at its root"):
+        invoke(package, {})
+
+
+@pytest.mark.parametrize("handler", ["handler", "handler.", ".handler", "my-etl.handler", ""])
+def test_a_handler_that_is_not_module_dot_function_is_refused(tmp_path: Path, handler: str) -> None:
+    package = make_zip(tmp_path / "etl.zip", {"handler.py": HANDLER})
+    with pytest.raises(invoke_module.InvokeError, match=r"module\.function"):
+        invoke(package, {}, handler=handler)
+
+
+def test_a_handler_function_missing_from_its_module_fails_with_its_name(tmp_path: Path) -> None:
+    package = make_zip(tmp_path / "etl.zip", {"handler.py": HANDLER})
+    with pytest.raises(invoke_module.InvokeError, match=r"AttributeError: .*'lambda_handler'"):
+        invoke(package, {}, handler="handler.lambda_handler")
 
 
 def test_a_missing_or_foreign_package_is_named(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from ansible_moto import run_playbook
 from etl_rerun_helpers import RERUN_PLAYBOOK
 

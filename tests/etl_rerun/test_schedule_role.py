@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from ansible_moto import REGION, aws_client, local_play, run_playbook, write_playbook
 from etl_rerun_helpers import create_function_with_alias
 

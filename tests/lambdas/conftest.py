@@ -16,28 +16,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
-import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-if str(PROJECT_ROOT / "tests" / "fixtures") not in sys.path:
-    sys.path.insert(0, str(PROJECT_ROOT / "tests" / "fixtures"))
-
-import ansible_moto  # noqa: E402
-from ansible_moto import Moto, PlaybookRun  # noqa: E402
-
-
-def load_module(relative: str, name: str):
-    """Import a role's module file (library/, action_plugins/) by path."""
-    spec = importlib.util.spec_from_file_location(name, PROJECT_ROOT / relative)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+import ansible_moto
+from ansible_moto import Moto, PlaybookRun
 
 
 @pytest.fixture(scope="session")
@@ -94,26 +80,3 @@ def wheelhouse(tmp_path_factory) -> Path:
         )
     make_wheel(folder, "cstest_pure", "2.0", "py3-none-any", {"cstest_pure.py": "VALUE = 1\n"})
     return folder
-
-
-@pytest.fixture(scope="session")
-def lambda_zip():
-    """The lambda_package role's module, imported from its file."""
-    return load_module("roles/lambda_package/library/lambda_zip.py", "lambda_zip_under_test")
-
-
-@pytest.fixture(scope="session")
-def publish_module():
-    """The lambda_function role's lambda_publish_version module."""
-    return load_module(
-        "roles/lambda_function/library/lambda_publish_version.py", "lambda_publish_under_test"
-    )
-
-
-@pytest.fixture(scope="session")
-def publish_action():
-    """The action plugin that gives lambda_publish_version its connection defaults."""
-    return load_module(
-        "roles/lambda_function/action_plugins/lambda_publish_version.py",
-        "publish_action_under_test",
-    )

@@ -17,13 +17,15 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.clickstream.aws.plugins.modules import lambda_zip
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INGEST_SRC = PROJECT_ROOT / "lambda_src" / "ingest"
 BUILD_VERSION = "{}.{}".format(*sys.version_info[:2])
 
 
 @pytest.fixture
-def params(tmp_path, lambda_zip):
+def params(tmp_path):
     """The module's parameters for the ingest Lambda, building into tmp_path."""
 
     def make(**overrides) -> dict:
@@ -50,7 +52,7 @@ def sha256(path: str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def test_same_inputs_give_the_same_bytes(params, lambda_zip, tmp_path):
+def test_same_inputs_give_the_same_bytes(params, tmp_path):
     first = lambda_zip.package(params(), check_mode=False)
     second = lambda_zip.package(params(dest=str(tmp_path / "other" / "ingest.zip")), False)
     assert first["changed"]
@@ -62,7 +64,7 @@ def test_same_inputs_give_the_same_bytes(params, lambda_zip, tmp_path):
     assert first["size"] == Path(first["path"]).stat().st_size
 
 
-def test_unchanged_inputs_do_not_rebuild(params, lambda_zip):
+def test_unchanged_inputs_do_not_rebuild(params):
     built = lambda_zip.package(params(), check_mode=False)
     mtime = Path(built["path"]).stat().st_mtime_ns
     again = lambda_zip.package(params(), check_mode=False)
@@ -71,7 +73,7 @@ def test_unchanged_inputs_do_not_rebuild(params, lambda_zip):
     assert Path(built["path"]).stat().st_mtime_ns == mtime
 
 
-def test_a_changed_source_changes_the_zip(params, lambda_zip, tmp_path):
+def test_a_changed_source_changes_the_zip(params, tmp_path):
     src = tmp_path / "src"
     shutil.copytree(INGEST_SRC, src)
     before = lambda_zip.package(params(src=str(src)), check_mode=False)
@@ -100,12 +102,12 @@ def test_a_changed_source_changes_the_zip(params, lambda_zip, tmp_path):
     ],
     ids=["architecture", "runtime", "exclude"],
 )
-def test_a_changed_setting_rebuilds(params, lambda_zip, change):
+def test_a_changed_setting_rebuilds(params, change):
     lambda_zip.package(params(), check_mode=False)
     assert lambda_zip.package(params(**change), check_mode=False)["changed"]
 
 
-def test_an_altered_zip_is_rebuilt(params, lambda_zip):
+def test_an_altered_zip_is_rebuilt(params):
     built = lambda_zip.package(params(), check_mode=False)
     Path(built["path"]).write_bytes(b"not the zip")
     again = lambda_zip.package(params(), check_mode=False)
@@ -113,7 +115,7 @@ def test_an_altered_zip_is_rebuilt(params, lambda_zip):
     assert again["sha256"] == built["sha256"]
 
 
-def test_zip_layout(params, lambda_zip, tmp_path):
+def test_zip_layout(params, tmp_path):
     src = tmp_path / "src"
     shutil.copytree(INGEST_SRC, src)
     (src / "__pycache__").mkdir(exist_ok=True)
@@ -139,7 +141,7 @@ def test_zip_layout(params, lambda_zip, tmp_path):
     assert not built["dependencies"]
 
 
-def test_dependencies_are_installed_for_the_target_platform(params, lambda_zip, wheelhouse):
+def test_dependencies_are_installed_for_the_target_platform(params, wheelhouse):
     requirements = wheelhouse / "requirements.txt"
     requirements.write_text("# pinned\ncstest_native==1.0  # native\ncstest_pure==2.0\n")
     common = {
@@ -165,7 +167,7 @@ def test_dependencies_are_installed_for_the_target_platform(params, lambda_zip, 
     assert again["sha256"] == arm["sha256"]
 
 
-def test_a_dependency_without_a_wheel_for_the_platform_fails_clearly(params, lambda_zip, tmp_path):
+def test_a_dependency_without_a_wheel_for_the_platform_fails_clearly(params, tmp_path):
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     requirements = tmp_path / "requirements.txt"
@@ -184,7 +186,7 @@ def test_a_dependency_without_a_wheel_for_the_platform_fails_clearly(params, lam
     assert not (tmp_path / "build" / "ingest.zip").exists()
 
 
-def test_precompiles_only_for_the_build_interpreters_version(params, lambda_zip, wheelhouse):
+def test_precompiles_only_for_the_build_interpreters_version(params, wheelhouse):
     other = "python3.12" if BUILD_VERSION != "3.12" else "python3.13"
     skipped = lambda_zip.package(params(runtime=other), check_mode=False)
     assert not skipped["precompiled"]
@@ -217,7 +219,7 @@ def test_precompiles_only_for_the_build_interpreters_version(params, lambda_zip,
     assert rebuilt["sha256"] == built["sha256"]
 
 
-def test_the_zip_runs_the_handler(params, lambda_zip, tmp_path):
+def test_the_zip_runs_the_handler(params, tmp_path):
     """The unpacked zip is importable as Lambda imports it (from /var/task)."""
     built = lambda_zip.package(params(), check_mode=False)
     task = tmp_path / "task"
@@ -245,7 +247,7 @@ def test_the_zip_runs_the_handler(params, lambda_zip, tmp_path):
     ],
     ids=["bare-python3", "not-python", "missing-src", "missing-requirements", "empty", "no-python"],
 )
-def test_bad_inputs_fail_clearly(params, lambda_zip, overrides, message):
+def test_bad_inputs_fail_clearly(params, overrides, message):
     with pytest.raises(lambda_zip.PackageError, match=message):
         lambda_zip.package(params(**overrides), check_mode=False)
 
@@ -261,5 +263,5 @@ def test_bad_inputs_fail_clearly(params, lambda_zip, overrides, message):
         ("arm64", "3.11", ["manylinux2014_aarch64"]),
     ],
 )
-def test_platform_tags_follow_the_runtime_glibc(lambda_zip, architecture, version, expected):
+def test_platform_tags_follow_the_runtime_glibc(architecture, version, expected):
     assert lambda_zip.platform_tags(architecture, version) == expected

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 import requests
+
 from ansible_moto import free_port
 
 pytestmark = pytest.mark.integration

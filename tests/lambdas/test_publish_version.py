@@ -13,8 +13,9 @@ import zipfile
 
 import boto3
 import pytest
-from ansible_collections.amazon.aws.plugins.module_utils.modules import aws_argument_spec
 from moto import mock_aws
+
+from ansible_collections.clickstream.aws.plugins.modules import lambda_publish_version as publish
 
 REGION = "us-east-1"
 
@@ -49,14 +50,14 @@ def lam(monkeypatch):
         yield client
 
 
-def _state(client, publish_module):
+def _state(client):
     latest = client.get_function_configuration(FunctionName="fn")
-    newest = publish_module.newest_version(client, "fn")
-    return publish_module.differences(latest, newest), newest
+    newest = publish.newest_version(client, "fn")
+    return publish.differences(latest, newest), newest
 
 
-def test_a_fresh_version_has_no_differences(lam, publish_module):
-    differences, newest = _state(lam, publish_module)
+def test_a_fresh_version_has_no_differences(lam):
+    differences, newest = _state(lam)
     assert differences == []
     assert newest["Version"] == "1"
 
@@ -73,46 +74,37 @@ def test_a_fresh_version_has_no_differences(lam, publish_module):
     ],
     ids=["environment", "memory", "timeout", "handler", "description", "two"],
 )
-def test_a_configuration_change_is_a_difference(lam, publish_module, update, expected):
+def test_a_configuration_change_is_a_difference(lam, update, expected):
     lam.update_function_configuration(FunctionName="fn", **update)
-    differences, newest = _state(lam, publish_module)
+    differences, newest = _state(lam)
     assert differences == expected
     assert newest["Version"] == "1"
     lam.publish_version(FunctionName="fn")
-    assert _state(lam, publish_module)[0] == []
+    assert _state(lam)[0] == []
 
 
-def test_a_code_change_without_publishing_is_a_difference(lam, publish_module):
+def test_a_code_change_without_publishing_is_a_difference(lam):
     lam.update_function_code(FunctionName="fn", ZipFile=_zip("x = 2\n"), Publish=False)
-    assert _state(lam, publish_module)[0] == ["code"]
+    assert _state(lam)[0] == ["code"]
 
 
-def test_no_version_yet_is_a_difference(publish_module):
-    assert publish_module.differences({"CodeSha256": "x"}, None) == ["no version published yet"]
+def test_no_version_yet_is_a_difference():
+    assert publish.differences({"CodeSha256": "x"}, None) == ["no version published yet"]
 
 
-def test_equivalent_empty_settings_are_not_differences(publish_module):
+def test_equivalent_empty_settings_are_not_differences():
     latest = {"CodeSha256": "x", "Environment": {"Variables": {}}, "Layers": [], "VpcConfig": {}}
     newest = {"CodeSha256": "x", "TracingConfig": {"Mode": "PassThrough"}}
-    assert publish_module.differences(latest, newest) == []
+    assert publish.differences(latest, newest) == []
     moved = {**newest, "VpcConfig": {"SubnetIds": ["b", "a"], "SecurityGroupIds": ["s"]}}
     same_vpc = {**latest, "VpcConfig": {"SubnetIds": ["a", "b"], "SecurityGroupIds": ["s"]}}
-    assert publish_module.differences(same_vpc, moved) == []
+    assert publish.differences(same_vpc, moved) == []
 
 
-def test_the_newest_version_is_the_highest_number(lam, publish_module):
+def test_the_newest_version_is_the_highest_number(lam):
     for size in range(130, 141):  # versions 2..12: "9" sorts after "12" as text
         lam.update_function_configuration(FunctionName="fn", MemorySize=size)
         lam.publish_version(FunctionName="fn")
-    newest = publish_module.newest_version(lam, "fn")
+    newest = publish.newest_version(lam, "fn")
     assert newest["Version"] == "12"
     assert newest["MemorySize"] == 140
-
-
-def test_the_action_plugin_passes_only_connection_options(publish_action):
-    names = publish_action.connection_option_names()
-    for name in ("endpoint_url", "aws_endpoint_url", "region", "access_key", "secret_key"):
-        assert name in names
-    assert set(aws_argument_spec()) <= names
-    for module_option in ("runtime", "zip_file", "function_name", "name"):
-        assert module_option not in names

@@ -1,7 +1,15 @@
+# Copyright: Clickstream platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Readable lines of the ETL rerun's chunk summaries (role etl_rerun).
 
-Each summary is what the ETL handler returned (lambda_src/etl/README.md) plus a
-``chunk`` key, ``{from, to, hours}``, added by the role.
+Each summary is what the ETL handler returned (the ETL's README) plus a
+``chunk`` key, ``{from, to, hours}``, added by the role. Three filters, each
+documented in the YAML file of its name beside this one (``ansible-doc -t
+filter clickstream.aws.<name>``):
+
+- ``clickstream.aws.etl_rerun_chunk_lines``: one chunk as lines of text;
+- ``clickstream.aws.etl_rerun_total_lines``: the whole rerun as a line of text;
+- ``clickstream.aws.etl_rerun_totals``: the counts summed over the chunks.
 """
 
 from __future__ import annotations
@@ -91,6 +99,8 @@ def totals(summaries: Sequence[Mapping[str, Any]]) -> dict[str, int]:
 
 
 class FilterModule:
+    """The report filters, by the names they are called with."""
+
     def filters(self) -> dict[str, Any]:
         return {
             "etl_rerun_chunk_lines": chunk_lines,

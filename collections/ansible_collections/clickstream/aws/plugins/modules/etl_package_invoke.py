@@ -1,18 +1,24 @@
 #!/usr/bin/python
+# Copyright: Clickstream platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run the packaged ETL handler locally on one event (role etl_rerun, lab mode)."""
 
-# Ansible's module layout puts DOCUMENTATION and RETURN before the imports.
+# Ansible's module layout puts DOCUMENTATION, EXAMPLES and RETURN before the imports.
 # ruff: noqa: E402
 from __future__ import annotations
 
 DOCUMENTATION = r"""
+---
 module: etl_package_invoke
 short_description: Run the packaged ETL Lambda handler locally on one event
+version_added: 1.1.0
 description:
   - Unpacks the ETL's deployment zip (the one C(lambda_package) builds) into a
-    temporary folder and runs C(handler.handler(event, None)) from it in a
-    separate Python process, with O(environment) as the Lambda's environment
-    (the lab's moto endpoint, the DW container's address and credentials).
+    temporary folder and calls the function O(handler) names with the event
+    and a null context, in a separate Python process with the unpacked folder
+    first on its path (as a Lambda's task root is) and O(environment) as the
+    Lambda's environment (the lab's moto endpoint, the DW container's address
+    and credentials).
   - The handler's log lines (JSON, on stdout in Lambda) are kept apart from
     its result; the last O(log_lines) are returned.
   - A native extension built for another platform (the zip is built for the
@@ -24,12 +30,22 @@ description:
   - Does nothing in check mode.
 options:
   package:
-    description: The ETL's deployment zip (C(handler.py) and C(etl_*.py) at its root).
+    description:
+      - The ETL's deployment zip; the module O(handler) names must be in it
+        (C(handler.py) at its root for the default).
     type: path
     required: true
+  handler:
+    description:
+      - The function to call, C(<module>.<function>) as a Lambda's C(Handler)
+        setting names it; the module may be dotted (C(clickstream_etl.handler.handler)
+        runs C(handler) of C(clickstream_etl/handler.py)).
+    type: str
+    default: handler.handler
   event:
     description:
-      - The invocation event, for example C({"from": "2026-11-24T05", "to": "2026-11-24T10"}).
+      - >-
+        The invocation event, for example C({"from": "2026-11-24T05", "to": "2026-11-24T10"}).
     type: dict
     required: true
   environment:
@@ -58,7 +74,35 @@ options:
     description: How many of the handler's last log lines to return.
     type: int
     default: 20
-author: Clickstream platform team
+author:
+  - Clickstream platform team
+"""
+
+EXAMPLES = r"""
+- name: Load two hours into the lab's DW with the built ETL package
+  clickstream.aws.etl_package_invoke:
+    package: "{{ playbook_dir }}/../build/lambda/etl.zip"
+    event:
+      from: "2026-11-24T05"
+      to: "2026-11-24T06"
+    environment:
+      RAW_BUCKET_NAME: clickstream-raw-123456789012-us-east-1
+      AWS_ENDPOINT_URL: https://127.0.0.1:5000
+      DW_PG_HOST: 127.0.0.1
+      DW_PG_PORT: 25432
+    secret_environment:
+      DW_PG_PASSWORD: "{{ lookup('ansible.builtin.file', '.state/secrets/etl_writer') }}"
+    python: "{{ ansible_playbook_python }}"
+  register: etl_run
+
+- name: A package whose handler is a module of a package, as a dry run
+  clickstream.aws.etl_package_invoke:
+    package: /srv/build/etl.zip
+    handler: clickstream_etl.handler.handler
+    event: {from: "2026-11-24T05", to: "2026-11-24T10", dry_run: true}
+    python: /usr/bin/python3.12
+    timeout: 300
+    log_lines: 50
 """
 
 RETURN = r"""
@@ -89,6 +133,7 @@ stack_trace:
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -100,14 +145,16 @@ from ansible.module_utils.basic import AnsibleModule
 
 # Runs inside the unpacked package (cwd first on sys.path, as Lambda's task root is):
 # the handler's stdout (its JSON logs) goes to stderr, the result to stdout.
+# The handler, "module.function", is the process's first argument.
 RUNNER = r"""
-import contextlib, json, sys, traceback
+import contextlib, importlib, json, sys, traceback
 event = json.load(sys.stdin)
+module_name, function_name = sys.argv[1].rsplit(".", 1)
 out = sys.stdout
 try:
     with contextlib.redirect_stdout(sys.stderr):
-        import handler
-        result = handler.handler(event, None)
+        function = getattr(importlib.import_module(module_name), function_name)
+        result = function(event, None)
     reply = {"ok": True, "result": result}
 except Exception as exc:
     reply = {"ok": False, "errorType": type(exc).__name__, "errorMessage": str(exc),
@@ -115,6 +162,8 @@ except Exception as exc:
 out.write(json.dumps(reply, default=str) + "\n")
 """
 DROPPED_ENV_PREFIXES = ("AWS_", "DW_PG_", "ETL_", "PG", "PYTHON")
+DEFAULT_HANDLER = "handler.handler"
+HANDLER_PATTERN = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 
 
 class InvokeError(Exception):
@@ -123,7 +172,18 @@ class InvokeError(Exception):
     result: dict | None = None
 
 
-def unpack(package: str, dest: str) -> None:
+def handler_files(handler: str) -> list[str]:
+    """The files of the handler's module, one of which the package must hold."""
+    if not HANDLER_PATTERN.match(handler):
+        raise InvokeError(
+            f"handler must name a function as module.function (for example {DEFAULT_HANDLER}), "
+            f'got "{handler}"'
+        )
+    module_path = handler.rsplit(".", 1)[0].replace(".", "/")
+    return [f"{module_path}.py", f"{module_path}.pyc", f"{module_path}/__init__.py"]
+
+
+def unpack(package: str, dest: str, handler: str = DEFAULT_HANDLER) -> None:
     if not os.path.isfile(package):
         raise InvokeError(
             f"the ETL package {package} is missing: run site.yml (or the lambdas tag) first"
@@ -138,10 +198,9 @@ def unpack(package: str, dest: str) -> None:
             archive.extractall(dest)  # every entry checked above
     except zipfile.BadZipFile as exc:
         raise InvokeError(f"{package} is not a readable zip ({exc}): rebuild it") from None
-    if not os.path.isfile(os.path.join(dest, "handler.py")) and not os.path.isfile(
-        os.path.join(dest, "handler.pyc")
-    ):
-        raise InvokeError(f"{package} has no handler.py at its root: is it the ETL's package?")
+    files = handler_files(handler)
+    if not any(os.path.isfile(os.path.join(dest, name)) for name in files):
+        raise InvokeError(f"{package} has no {files[0]} at its root: is it the ETL's package?")
 
 
 def elf_machine(path: str) -> int | None:
@@ -216,17 +275,23 @@ def handler_environment(extra: dict) -> dict[str, str]:
 
 
 def invoke(
-    package: str, event: dict, environment: dict, python: str, timeout: int, log_lines: int
+    package: str,
+    event: dict,
+    environment: dict,
+    python: str,
+    timeout: int,
+    log_lines: int,
+    handler: str = DEFAULT_HANDLER,
 ) -> dict:
     workdir = tempfile.mkdtemp(prefix="etl-package-")
     result: dict = {"package_notes": [], "log_tail": []}
     try:
-        unpack(package, workdir)
+        unpack(package, workdir, handler)
         result["package_notes"] = drop_foreign(workdir, python)
         started = time.monotonic()
         try:
             proc = subprocess.run(  # noqa: S603 - our own interpreter and code
-                [python, "-c", RUNNER],
+                [python, "-c", RUNNER, handler],
                 cwd=workdir,
                 env=handler_environment(environment),
                 input=json.dumps(event),
@@ -266,19 +331,20 @@ def invoke(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+ARGUMENT_SPEC = {
+    "package": {"type": "path", "required": True},
+    "handler": {"type": "str", "default": DEFAULT_HANDLER},
+    "event": {"type": "dict", "required": True},
+    "environment": {"type": "dict", "default": {}},
+    "secret_environment": {"type": "dict", "default": {}, "no_log": True},
+    "python": {"type": "path", "required": True},
+    "timeout": {"type": "int", "default": 900},
+    "log_lines": {"type": "int", "default": 20},
+}
+
+
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "package": {"type": "path", "required": True},
-            "event": {"type": "dict", "required": True},
-            "environment": {"type": "dict", "default": {}},
-            "secret_environment": {"type": "dict", "default": {}, "no_log": True},
-            "python": {"type": "path", "required": True},
-            "timeout": {"type": "int", "default": 900},
-            "log_lines": {"type": "int", "default": 20},
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
     if module.check_mode:
         module.exit_json(changed=False, package_notes=[], log_tail=[])
@@ -290,6 +356,7 @@ def main() -> None:
             params["python"] or sys.executable,
             params["timeout"],
             params["log_lines"],
+            params["handler"],
         )
     except InvokeError as exc:
         module.fail_json(msg=str(exc), **(exc.result or {}))

@@ -1,15 +1,20 @@
 #!/usr/bin/python
+# Copyright: Clickstream platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Build a Lambda deployment zip, byte for byte reproducibly (role lambda_package)."""
 
-# Ansible's module layout puts DOCUMENTATION and RETURN before the imports.
+# Ansible's module layout puts DOCUMENTATION, EXAMPLES and RETURN before the imports.
 # ruff: noqa: E402
 from __future__ import annotations
 
 DOCUMENTATION = r"""
+---
 module: lambda_zip
 short_description: Build a reproducible AWS Lambda deployment zip
+version_added: 1.1.0
 description:
-  - Copies a Lambda's handler sources, installs its third-party dependencies
+  - >-
+    Copies a Lambda's handler sources, installs its third-party dependencies
     for the Lambda platform (C(pip install --platform manylinux2014_<arch>
     --python-version <runtime> --implementation cp --only-binary=:all:
     --target ...)) and writes a zip whose bytes depend only on the inputs -
@@ -82,7 +87,41 @@ options:
     type: list
     elements: str
     default: []
-author: Clickstream platform team
+author:
+  - Clickstream platform team
+notes:
+  - Runs on the controller (or wherever the task is delegated); O(python) and pip
+    must be able to reach the package index, or a local wheelhouse through
+    O(pip_extra_args).
+"""
+
+EXAMPLES = r"""
+- name: Build the ingest Lambda's zip for arm64 / Python 3.12
+  clickstream.aws.lambda_zip:
+    name: ingest
+    src: "{{ ingest_source_dir }}"
+    dest: "{{ build_dir }}/ingest.zip"
+    requirements: "{{ ingest_source_dir }}/requirements.txt"
+    python: "{{ ansible_playbook_python }}"
+    pip_cache_dir: "{{ build_dir }}/pip-cache"
+  register: ingest_zip
+
+- name: Build for x86_64 from a local wheelhouse, without bytecode
+  clickstream.aws.lambda_zip:
+    name: etl
+    src: /srv/build/etl
+    dest: /srv/build/out/etl.zip
+    architecture: x86_64
+    runtime: python3.12
+    precompile: false
+    python: /usr/bin/python3.12
+    pip_cache_dir: /var/cache/pip
+    pip_extra_args: [--no-index, --find-links, /srv/wheelhouse]
+
+- name: Publish the zip (CodeSha256 tells amazon.aws.lambda whether it changed)
+  amazon.aws.lambda:
+    name: clickstream-lambda-ingest
+    zip_file: "{{ ingest_zip.path }}"
 """
 
 RETURN = r"""
@@ -122,6 +161,8 @@ dependencies:
   description: The requirement lines installed.
   returned: always
   type: list
+  elements: str
+  sample: ["psycopg2-binary==2.9.13"]
 """
 
 import base64
@@ -420,25 +461,28 @@ def check_mode_path(dest: str) -> str:
     return os.path.join(folder, CHECK_MODE_FOLDER, name)
 
 
+ARGUMENT_SPEC = {
+    "name": {"type": "str", "required": True},
+    "src": {"type": "path", "required": True},
+    "dest": {"type": "path", "required": True},
+    "requirements": {"type": "path"},
+    "runtime": {"type": "str", "default": "python3.12"},
+    "architecture": {"type": "str", "default": "arm64", "choices": ["arm64", "x86_64"]},
+    "exclude": {
+        "type": "list",
+        "elements": "str",
+        "default": ["tests", "README.md", "__pycache__", "requirements.txt", "*.pyc", ".*"],
+    },
+    "precompile": {"type": "bool", "default": True},
+    "python": {"type": "path", "required": True},
+    "pip_cache_dir": {"type": "path", "required": True},
+    "pip_extra_args": {"type": "list", "elements": "str", "default": []},
+}
+
+
 def main() -> None:
     module = AnsibleModule(
-        argument_spec={
-            "name": {"type": "str", "required": True},
-            "src": {"type": "path", "required": True},
-            "dest": {"type": "path", "required": True},
-            "requirements": {"type": "path"},
-            "runtime": {"type": "str", "default": "python3.12"},
-            "architecture": {"type": "str", "default": "arm64", "choices": ["arm64", "x86_64"]},
-            "exclude": {
-                "type": "list",
-                "elements": "str",
-                "default": ["tests", "README.md", "__pycache__", "requirements.txt", "*.pyc", ".*"],
-            },
-            "precompile": {"type": "bool", "default": True},
-            "python": {"type": "path", "required": True},
-            "pip_cache_dir": {"type": "path", "required": True},
-            "pip_extra_args": {"type": "list", "elements": "str", "default": []},
-        },
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
     try:

@@ -1,13 +1,17 @@
 #!/usr/bin/python
+# Copyright: Clickstream platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Validate an ETL rerun's hour range and split it into chunks (role etl_rerun)."""
 
-# Ansible's module layout puts DOCUMENTATION and RETURN before the imports.
+# Ansible's module layout puts DOCUMENTATION, EXAMPLES and RETURN before the imports.
 # ruff: noqa: E402
 from __future__ import annotations
 
 DOCUMENTATION = r"""
+---
 module: etl_rerun_plan
 short_description: Validate an ETL rerun's hour range and split it into chunks
+version_added: 1.1.0
 description:
   - Checks the first and last UTC hour of a rerun (C(YYYY-MM-DDTHH), inclusive),
     that the last is not before the first, and that the range is no wider than
@@ -37,7 +41,29 @@ options:
     description: Hours per chunk (per ETL invocation), 1 to 168 (the ETL's own limit per run).
     type: int
     default: 6
-author: Clickstream platform team
+author:
+  - Clickstream platform team
+"""
+
+EXAMPLES = r"""
+- name: Validate the hour range and split it into chunks
+  clickstream.aws.etl_rerun_plan:
+    first: "{{ etl_from }}"
+    last: "{{ etl_to }}"
+    chunk_hours: 6
+  register: rerun_plan
+
+- name: Reprocess one chunk per loop item
+  ansible.builtin.debug:
+    msg: "{{ item.from }} .. {{ item.to }} ({{ item.hours }} h)"
+  loop: "{{ rerun_plan.chunks }}"
+
+- name: A whole month, past the week-long limit, a day per invocation
+  clickstream.aws.etl_rerun_plan:
+    first: "2026-11-01T00"
+    last: "2026-11-30T23"
+    force: true
+    chunk_hours: 24
 """
 
 RETURN = r"""
@@ -50,6 +76,8 @@ chunks:
   returned: success
   type: list
   elements: dict
+  sample: [{"from": "2026-11-24T05", "to": "2026-11-24T10", "hours": 6},
+           {"from": "2026-11-24T11", "to": "2026-11-24T12", "hours": 2}]
 """
 
 import re
@@ -125,17 +153,17 @@ def plan(
     return hours, chunks
 
 
+ARGUMENT_SPEC = {
+    "first": {"type": "str", "default": ""},
+    "last": {"type": "str", "default": ""},
+    "max_hours": {"type": "int", "default": 168},
+    "force": {"type": "bool", "default": False},
+    "chunk_hours": {"type": "int", "default": 6},
+}
+
+
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "first": {"type": "str", "default": ""},
-            "last": {"type": "str", "default": ""},
-            "max_hours": {"type": "int", "default": 168},
-            "force": {"type": "bool", "default": False},
-            "chunk_hours": {"type": "int", "default": 6},
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
     try:
         hours, chunks = plan(

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: Clickstream platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Publish a Lambda version when $LATEST differs from the newest one (role lambda_function)."""
 
 # Ansible's module layout puts DOCUMENTATION, EXAMPLES and RETURN before the imports.
@@ -6,8 +8,10 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
+---
 module: lambda_publish_version
 short_description: Publish $LATEST as a new Lambda version only when it changed
+version_added: 1.1.0
 description:
   - C(amazon.aws.lambda) publishes a version when the code changes, but a
     configuration-only change (environment, memory, timeout, role, VPC...)
@@ -19,9 +23,9 @@ description:
     either way, which is what an alias should point at.
   - Check mode makes no writing call; O(assume_changed) lets a play say that
     an earlier task would have changed the function.
-  - In the role C(lambda_function), an action plugin of the same name gives
-    this module the connection settings C(module_defaults) gives
-    C(amazon.aws.lambda), so C(group/aws)-style defaults apply to it too.
+  - The module is in this collection's C(aws) action group, so a play's
+    C(module_defaults) for C(group/clickstream.aws.aws) give it the same
+    connection settings as the amazon.aws modules.
 options:
   function_name:
     description: Name or ARN of the function.
@@ -37,14 +41,37 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author: Clickstream platform team
+author:
+  - Clickstream platform team
 """
 
 EXAMPLES = r"""
+- name: Update the function (a configuration change alone stays on $LATEST)
+  amazon.aws.lambda:
+    name: clickstream-lambda-ingest
+    state: present
+    memory_size: 256
+  register: ingest_function
+
 - name: Publish a version if the code or configuration changed
-  lambda_publish_version:
+  clickstream.aws.lambda_publish_version:
     function_name: clickstream-lambda-ingest
+    # in check mode, the update above would have changed $LATEST
+    assume_changed: "{{ ingest_function is changed }}"
   register: ingest_version
+
+- name: Point the alias at the newest version
+  amazon.aws.lambda_alias:
+    function_name: clickstream-lambda-ingest
+    name: live
+    function_version: "{{ ingest_version.version }}"
+  when: ingest_version.version is not none
+
+- name: The connection settings, from the play or on the task
+  clickstream.aws.lambda_publish_version:
+    function_name: arn:aws:lambda:eu-west-1:123456789012:function:clickstream-lambda-etl
+    region: eu-west-1
+    profile: clickstream-admin
 """
 
 RETURN = r"""
@@ -122,14 +149,14 @@ def newest_version(client, name: str) -> dict | None:
     return max(versions, key=lambda v: int(v["Version"]), default=None)
 
 
+ARGUMENT_SPEC = {
+    "function_name": {"type": "str", "required": True},
+    "assume_changed": {"type": "bool", "default": False},
+}
+
+
 def main() -> None:
-    module = AnsibleAWSModule(
-        argument_spec={
-            "function_name": {"type": "str", "required": True},
-            "assume_changed": {"type": "bool", "default": False},
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     name = module.params["function_name"]
     client = module.client("lambda", retry_decorator=AWSRetry.jittered_backoff())
     try:
