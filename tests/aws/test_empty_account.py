@@ -10,6 +10,7 @@ moto server before the foundation is deployed.
 from __future__ import annotations
 
 import pytest
+
 from ansible_moto import working_layers
 
 pytestmark = pytest.mark.integration

@@ -16,6 +16,7 @@ nothing either. Every run's duration is printed (``-s``).
 from __future__ import annotations
 
 import pytest
+
 from ansible_moto import AWS_LAYERS, discovered_layers, published_facts, working_layers
 
 pytestmark = pytest.mark.integration
