@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/dashboard_bench.py [--events 10000000] [--days 30]
                                                    [--runs 20] [--raw-runs 3]
 
-Loads N events of tools/datagen (default ten million over 30 days) into a throwaway
+Loads N events of clickstream_tools.datagen (default ten million over 30 days) into a throwaway
 PostgreSQL 15 (clickstream_tools.pgcluster) migrated with roles/dw/files/migrations,
 day by day: COPY into ``clickstream_events`` (the columns the ETL's mapping fills,
 without going through S3 and the Python mapping, which the ETL benchmark measures),
@@ -11,7 +11,7 @@ then the ETL's own rollup refresh (``etl_rollups.refresh``) for the day's hours,
 the hourly ETL would.  Then, for the dashboard's default range (the last 7 days of
 data) and for the whole range, it runs each query of roles/shiny/files/app/sql/
 ``--runs`` times and prints p50 and p95, next to the same figure computed from the
-raw events table (tools/datagen/dashboard_reference.py, ``--raw-runs`` times).
+raw events table (clickstream_tools.dashboard_reference, ``--raw-runs`` times).
 Target (issue #7): every panel's p95 at most 100 ms.  Figures only: it asserts nothing.
 """
 

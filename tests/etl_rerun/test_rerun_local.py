@@ -3,7 +3,7 @@
 A throwaway PostgreSQL 15 (clickstream_tools.pgcluster) migrated by
 roles/dw/files/migrations with etl_writer able to log in, a moto server with the
 raw bucket (the lab's derived name) holding events in two hours, and the ETL zip
-built by roles/lambda_package from lambda_src/etl (without its third-party
+built by roles/lambda_package from src/ (without its third-party
 requirements: psycopg2 comes from this virtualenv). The playbook runs from the
 project root with the lab inventory, pointed at those by extra vars.
 """
@@ -25,7 +25,6 @@ from etl_rerun_helpers import RERUN_PLAYBOOK
 
 pytestmark = pytest.mark.integration
 
-ETL_DIR = PROJECT_ROOT / "lambda_src" / "etl"
 MIGRATIONS = PROJECT_ROOT / "roles" / "dw" / "files" / "migrations"
 PASSWORD = "etl-writer-rerun-test"
 BUCKET = f"clickstream-raw-123456789012-{REGION}"  # aws_storage's name for moto's account
@@ -110,7 +109,13 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 {
                     "role": "lambda_package",
                     "lambda_package_functions": [
-                        {"name": "etl", "src": str(ETL_DIR), "requirements": ""}
+                        {
+                            "name": "etl",
+                            "src": str(PROJECT_ROOT / "src"),
+                            "packages": ["clickstream_etl", "clickstream_common"],
+                            "requirements": "",
+                            "handler": "clickstream_etl.handler.handler",
+                        }
                     ],
                     "lambda_package_build_dir": str(build),
                     "lambda_package_pip_cache_dir": str(build / "pip-cache"),

@@ -31,11 +31,19 @@ def test_lambdas_yml_alone_says_how_to_run_it(run_playbook, tmp_path, wheelhouse
         "lambda_package_pip_cache_dir": str(tmp_path / "pip-cache"),
         "lambda_package_pip_extra_args": ["--no-index", "--find-links", str(wheelhouse)],
         "lambda_package_functions": [
-            {"name": "ingest", "src": str(PROJECT_ROOT / "lambda_src" / "ingest")},
+            {
+                "name": "ingest",
+                "src": str(PROJECT_ROOT / "src"),
+                "packages": ["clickstream_ingest", "clickstream_common"],
+                "requirements": "",
+                "handler": "clickstream_ingest.handler.handler",
+            },
             {
                 "name": "etl",
-                "src": str(PROJECT_ROOT / "lambda_src" / "etl"),
+                "src": str(PROJECT_ROOT / "src"),
+                "packages": ["clickstream_etl", "clickstream_common"],
                 "requirements": str(etl_requirements),
+                "handler": "clickstream_etl.handler.handler",
             },
         ],
     }

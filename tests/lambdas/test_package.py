@@ -20,7 +20,8 @@ import pytest
 from ansible_collections.clickstream.aws.plugins.modules import lambda_zip
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-INGEST_SRC = PROJECT_ROOT / "lambda_src" / "ingest"
+SRC = PROJECT_ROOT / "src"
+PACKAGES = ["clickstream_ingest", "clickstream_common"]
 BUILD_VERSION = "{}.{}".format(*sys.version_info[:2])
 
 
@@ -31,9 +32,10 @@ def params(tmp_path):
     def make(**overrides) -> dict:
         values = {
             "name": "ingest",
-            "src": str(INGEST_SRC),
+            "src": str(SRC),
+            "packages": PACKAGES,
             "dest": str(tmp_path / "build" / "ingest.zip"),
-            "requirements": str(INGEST_SRC / "requirements.txt"),
+            "requirements": str(SRC / "clickstream_ingest" / "requirements.txt"),
             "runtime": "python3.12",
             "architecture": "arm64",
             "exclude": ["tests", "README.md", "__pycache__", "requirements.txt", "*.pyc", ".*"],
@@ -46,6 +48,13 @@ def params(tmp_path):
         return values
 
     return make
+
+
+def copy_packages(dest: Path) -> Path:
+    """The ingest zip's packages, copied into a source folder of the test's own."""
+    for name in PACKAGES:
+        shutil.copytree(SRC / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
 
 
 def sha256(path: str) -> str:
@@ -74,10 +83,9 @@ def test_unchanged_inputs_do_not_rebuild(params):
 
 
 def test_a_changed_source_changes_the_zip(params, tmp_path):
-    src = tmp_path / "src"
-    shutil.copytree(INGEST_SRC, src)
+    src = copy_packages(tmp_path / "src")
     before = lambda_zip.package(params(src=str(src)), check_mode=False)
-    handler = src / "handler.py"
+    handler = src / "clickstream_ingest" / "handler.py"
     handler.write_text(handler.read_text() + "\n# a change\n")
     stamp = Path(before["path"] + ".inputs.json").read_bytes()
     in_check_mode = lambda_zip.package(params(src=str(src)), check_mode=True)
@@ -116,19 +124,30 @@ def test_an_altered_zip_is_rebuilt(params):
 
 
 def test_zip_layout(params, tmp_path):
-    src = tmp_path / "src"
-    shutil.copytree(INGEST_SRC, src)
-    (src / "__pycache__").mkdir(exist_ok=True)
-    (src / "__pycache__" / "handler.cpython-311.pyc").write_bytes(b"stale")
-    (src / ".env").write_text("SECRET=1\n")
-    (src / "pkg").mkdir()
-    (src / "pkg" / "b.py").write_text("B = 1\n")
-    (src / "pkg" / "a.py").write_text("A = 1\n")
-    (src / "pkg" / "a.py").chmod(0o700)
+    src = copy_packages(tmp_path / "src")
+    ingest = src / "clickstream_ingest"
+    (ingest / "__pycache__").mkdir()
+    (ingest / "__pycache__" / "handler.cpython-311.pyc").write_bytes(b"stale")
+    (ingest / ".env").write_text("SECRET=1\n")
+    (ingest / "pkg").mkdir()
+    (ingest / "pkg" / "b.py").write_text("B = 1\n")
+    (ingest / "pkg" / "a.py").write_text("A = 1\n")
+    (ingest / "pkg" / "a.py").chmod(0o700)
+    # What the function does not name stays out: another package, a stray module.
+    (src / "clickstream_other").mkdir()
+    (src / "clickstream_other" / "__init__.py").write_text("")
+    (src / "setup_helper.py").write_text("")
+    expected = sorted(
+        f"{name}/{path.relative_to(src / name).as_posix()}"
+        for name in PACKAGES
+        for path in (src / name).rglob("*.py")
+        if "__pycache__" not in path.parts
+    )
+    assert "clickstream_ingest/pkg/a.py" in expected
     built = lambda_zip.package(params(src=str(src)), check_mode=False)
     with zipfile.ZipFile(built["path"]) as archive:
         infos = archive.infolist()
-        assert [i.filename for i in infos] == ["handler.py", "pkg/a.py", "pkg/b.py"]
+        assert [i.filename for i in infos] == expected
         for info in infos:
             assert info.date_time == (1980, 1, 1, 0, 0, 0)
             assert info.external_attr >> 16 == 0o100644
@@ -136,8 +155,8 @@ def test_zip_layout(params, tmp_path):
             assert info.extra == b""
             assert info.compress_type == zipfile.ZIP_DEFLATED
         assert archive.comment == b""
-        assert archive.read("handler.py") == (INGEST_SRC / "handler.py").read_bytes()
-    assert built["files"] == 3
+        assert archive.read("clickstream_ingest/handler.py") == (ingest / "handler.py").read_bytes()
+    assert built["files"] == len(expected)
     assert not built["dependencies"]
 
 
@@ -152,7 +171,7 @@ def test_dependencies_are_installed_for_the_target_platform(params, wheelhouse):
     assert arm["dependencies"] == ["cstest_native==1.0", "cstest_pure==2.0"]
     with zipfile.ZipFile(arm["path"]) as archive:
         names = archive.namelist()
-        assert "handler.py" in names
+        assert "clickstream_ingest/handler.py" in names
         assert "cstest_pure.py" in names
         assert "manylinux2014_aarch64" in archive.read("cstest_native/__init__.py").decode()
         assert not [n for n in names if n.endswith(".pyc")], "pip must not compile (--no-compile)"
@@ -207,13 +226,14 @@ def test_precompiles_only_for_the_build_interpreters_version(params, wheelhouse)
     tag = sys.implementation.cache_tag
     with zipfile.ZipFile(built["path"]) as archive:
         names = archive.namelist()
-        assert f"__pycache__/handler.{tag}.pyc" in names
+        assert f"clickstream_ingest/__pycache__/handler.{tag}.pyc" in names
         assert f"__pycache__/cstest_pure.{tag}.pyc" in names
-        pyc = archive.read(f"__pycache__/handler.{tag}.pyc")
+        pyc = archive.read(f"clickstream_ingest/__pycache__/handler.{tag}.pyc")
     # PEP 552 flags: 0b01 = hash-based, 0b10 clear = unchecked.
     assert int.from_bytes(pyc[4:8], "little") == 0b01
     # Tracebacks name the file where Lambda runs it, not the build folder.
-    assert marshal.loads(pyc[16:]).co_filename == "/var/task/handler.py"  # noqa: S302 - our own build
+    code = marshal.loads(pyc[16:])  # noqa: S302 - our own build
+    assert code.co_filename == "/var/task/clickstream_ingest/handler.py"
     Path(built["path"] + ".inputs.json").unlink()
     rebuilt = lambda_zip.package(params(runtime=same, **extra), check_mode=False)
     assert rebuilt["sha256"] == built["sha256"]
@@ -225,14 +245,28 @@ def test_the_zip_runs_the_handler(params, tmp_path):
     task = tmp_path / "task"
     with zipfile.ZipFile(built["path"]) as archive:
         archive.extractall(task)
+    # The unpacked folder comes first on the path, before the editable install.
     probe = subprocess.run(
-        [sys.executable, "-c", "import handler; print(callable(handler.handler))"],
+        [
+            sys.executable,
+            "-c",
+            "from clickstream_ingest import handler; import clickstream_common.logs as logs; "
+            "print(callable(handler.handler), handler.__file__, logs.__file__)",
+        ],
         cwd=task,
         capture_output=True,
         text=True,
         check=False,
     )
-    assert probe.stdout.strip() == "True", probe.stderr
+    runs, handler_file, library_file = probe.stdout.split()
+    assert runs == "True", probe.stderr
+    assert Path(handler_file).is_relative_to(task)
+    assert Path(library_file).is_relative_to(task)
+
+
+def test_a_package_that_is_not_there_is_named(params):
+    with pytest.raises(lambda_zip.PackageError, match=r"not found in .*: clickstream_nope"):
+        lambda_zip.package(params(packages=[*PACKAGES, "clickstream_nope"]), check_mode=False)
 
 
 @pytest.mark.parametrize(

@@ -65,12 +65,14 @@ class Lab:
         self.lam = moto.client("lambda")
         self.s3 = moto.client("s3")
         self.apigw = moto.client("apigatewayv2")
-        self.ingest_src = workdir / "ingest_src"
-        shutil.copytree(
-            PROJECT_ROOT / "lambda_src" / "ingest",
-            self.ingest_src,
-            ignore=shutil.ignore_patterns("__pycache__"),
-        )
+        # The ingest zip's packages, copied so a test can change the handler.
+        self.ingest_src = workdir / "src"
+        for package in ("clickstream_ingest", "clickstream_common"):
+            shutil.copytree(
+                PROJECT_ROOT / "src" / package,
+                self.ingest_src / package,
+                ignore=shutil.ignore_patterns("__pycache__"),
+            )
         etl_requirements = workdir / "etl-requirements.txt"
         etl_requirements.write_text("cstest_native==1.0\n")
         self.build_dir = workdir / "build"
@@ -83,11 +85,19 @@ class Lab:
             "lambda_package_pip_cache_dir": str(workdir / "pip-cache"),
             "lambda_package_pip_extra_args": ["--no-index", "--find-links", str(wheelhouse)],
             "lambda_package_functions": [
-                {"name": "ingest", "src": str(self.ingest_src)},
+                {
+                    "name": "ingest",
+                    "src": str(self.ingest_src),
+                    "packages": ["clickstream_ingest", "clickstream_common"],
+                    "requirements": "",
+                    "handler": "clickstream_ingest.handler.handler",
+                },
                 {
                     "name": "etl",
-                    "src": str(PROJECT_ROOT / "lambda_src" / "etl"),
+                    "src": str(PROJECT_ROOT / "src"),
+                    "packages": ["clickstream_etl", "clickstream_common"],
                     "requirements": str(etl_requirements),
+                    "handler": "clickstream_etl.handler.handler",
                 },
             ],
             "ingest_endpoint_port": self.port,
@@ -196,14 +206,14 @@ def test_first_run_packages_publishes_and_serves(lab):
     assert run.returncode == 0, _explain(run)
     assert run.changed > 0
     ingest_zip = lab.build_dir / "ingest.zip"
-    for function, zip_path, role in (
-        (INGEST, ingest_zip, "aws_iam_ingest_role_arn"),
-        (ETL, lab.build_dir / "etl.zip", "aws_iam_etl_role_arn"),
+    for function, zip_path, role, handler in (
+        (INGEST, ingest_zip, "aws_iam_ingest_role_arn", "clickstream_ingest.handler.handler"),
+        (ETL, lab.build_dir / "etl.zip", "aws_iam_etl_role_arn", "clickstream_etl.handler.handler"),
     ):
         config = lab.lam.get_function_configuration(FunctionName=function)
         assert config["Runtime"] == "python3.12"
         assert config["Architectures"] == ["arm64"]
-        assert config["Handler"] == "handler.handler"
+        assert config["Handler"] == handler
         assert config["Role"] == lab.vars[role]
         assert config["CodeSha256"] == _code_sha256(zip_path)
         assert config["Environment"]["Variables"]["RAW_BUCKET_NAME"] == "clickstream-raw-test"
@@ -326,7 +336,7 @@ def test_local_endpoint_stores_a_real_post_under_its_hour(lab):
 
 
 def test_check_mode_reports_a_code_change_and_writes_nothing(lab):
-    handler = lab.ingest_src / "handler.py"
+    handler = lab.ingest_src / "clickstream_ingest" / "handler.py"
     handler.write_text(handler.read_text() + "\n# release 2\n")
     zip_before = (lab.build_dir / "ingest.zip").read_bytes()
     run = lab.run("--check", "--diff")
@@ -360,7 +370,7 @@ def test_a_code_change_moves_the_alias_and_restarts_the_endpoint(lab):
     new_pid = lab.pid()
     assert new_pid != pid
     assert not _alive(pid)
-    unpacked = lab.state_dir / "ingest_endpoint" / "package" / "handler.py"
+    unpacked = lab.state_dir / "ingest_endpoint" / "package" / "clickstream_ingest" / "handler.py"
     assert unpacked.read_text().endswith("# release 2\n")
     response, _before, _after = _post_event(lab, "page_view")
     assert response.status_code == 200, response.text

@@ -41,9 +41,19 @@ options:
     type: str
     required: true
   src:
-    description: Folder holding the handler module(s).
+    description: Folder of the sources (the handler's modules, or the packages of O(packages)).
     type: path
     required: true
+  packages:
+    description:
+      - The entries of O(src) (package folders or modules) that go into the
+        zip, each at the zip's root under its own name, for example the
+        function's package and a library it shares with others. Every one
+        must exist.
+      - Empty or omitted means everything in O(src).
+    type: list
+    elements: str
+    default: []
   dest:
     description: Path of the zip to write.
     type: path
@@ -96,12 +106,13 @@ notes:
 """
 
 EXAMPLES = r"""
-- name: Build the ingest Lambda's zip for arm64 / Python 3.12
+- name: Build the ingest Lambda's zip for arm64 / Python 3.12, with the library it shares
   clickstream.aws.lambda_zip:
     name: ingest
-    src: "{{ ingest_source_dir }}"
+    src: "{{ playbook_dir }}/src"
+    packages: [clickstream_ingest, clickstream_common]
     dest: "{{ build_dir }}/ingest.zip"
-    requirements: "{{ ingest_source_dir }}/requirements.txt"
+    requirements: "{{ playbook_dir }}/src/clickstream_ingest/requirements.txt"
     python: "{{ ansible_playbook_python }}"
     pip_cache_dir: "{{ build_dir }}/pip-cache"
   register: ingest_zip
@@ -179,7 +190,7 @@ import zipfile
 from ansible.module_utils.basic import AnsibleModule
 
 # Bump when the zip layout changes, so every package is rebuilt once.
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644  # regular file, rw-r--r--
 CHECK_MODE_FOLDER = ".check-mode"  # beside the zips: what check mode would build
@@ -228,14 +239,20 @@ def excluded(relative: str, patterns: list[str]) -> bool:
     )
 
 
-def source_files(src: str, patterns: list[str]) -> list[str]:
+def source_files(src: str, patterns: list[str], packages: list[str]) -> list[str]:
     """Relative paths of the sources to package, sorted."""
     if not os.path.isdir(src):
         raise PackageError(f"source folder {src} does not exist")
+    missing = [name for name in packages if not os.path.exists(os.path.join(src, name))]
+    if missing:
+        raise PackageError(f"packages not found in {src}: {', '.join(missing)}")
     found = []
     for root, dirs, files in os.walk(src):
         rel_root = os.path.relpath(root, src)
         rel_root = "" if rel_root == "." else rel_root.replace(os.sep, "/") + "/"
+        if packages and not rel_root:
+            dirs[:] = [d for d in dirs if d in packages]
+            files = [f for f in files if f in packages]
         dirs[:] = sorted(d for d in dirs if not excluded(rel_root + d, patterns))
         found.extend(rel_root + f for f in files if not excluded(rel_root + f, patterns))
     if not found:
@@ -405,7 +422,7 @@ def build(params: dict, files: list[str], deps: list[str], version: str, compile
 
 def package(params: dict, check_mode: bool) -> dict:
     version = runtime_version(params["runtime"])
-    files = source_files(params["src"], params["exclude"])
+    files = source_files(params["src"], params["exclude"], params["packages"])
     deps = requirement_lines(params["requirements"])
     skipped = ""
     compile_with = ""
@@ -464,6 +481,7 @@ def check_mode_path(dest: str) -> str:
 ARGUMENT_SPEC = {
     "name": {"type": "str", "required": True},
     "src": {"type": "path", "required": True},
+    "packages": {"type": "list", "elements": "str", "default": []},
     "dest": {"type": "path", "required": True},
     "requirements": {"type": "path"},
     "runtime": {"type": "str", "default": "python3.12"},
