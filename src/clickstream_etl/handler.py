@@ -25,16 +25,6 @@ SERVICE = "clickstream-etl"
 
 # Objects per transaction, whatever their size: bounds the manifest claim.
 MAX_OBJECTS_PER_BATCH = 2000
-METRIC_NAMES = {
-    "objects_seen": "ObjectsSeen",
-    "objects_loaded": "ObjectsLoaded",
-    "objects_already_loaded": "ObjectsAlreadyLoaded",
-    "objects_rejected": "ObjectsRejected",
-    "objects_failed": "ObjectsFailed",
-    "events_rejected": "EventsRejected",
-    "rows_inserted": "RowsInserted",
-    "rows_duplicate": "RowsDuplicate",
-}
 
 
 class EtlIncompleteError(RuntimeError):
@@ -128,7 +118,7 @@ def _load(
     request_id = getattr(context, "aws_request_id", None)
     run_id = etl_db.start_run(conn, request.trigger, request.hours, request_id)
     log.bind(run_id=run_id)
-    counts = dict.fromkeys(METRIC_NAMES, 0)
+    counts = dict.fromkeys(etl_db.RUN_COUNTERS, 0)
     all_objects = [obj for objects in listed.values() for obj in objects]
     counts["objects_seen"] = len(all_objects)
     failures: list[etl_s3.FetchFailure] = []
@@ -231,7 +221,9 @@ def _record_failure(
 
 
 def _publish(settings: Settings, summary: dict[str, Any], log: JsonLogger) -> None:
-    metrics: dict[str, int | float] = {METRIC_NAMES[name]: summary[name] for name in METRIC_NAMES}
+    metrics: dict[str, int | float] = {
+        metric: summary[name] for name, metric in etl_db.RUN_COUNTERS.items()
+    }
     metrics["DurationMs"] = summary["duration_ms"]
     write_line(
         emf_record(

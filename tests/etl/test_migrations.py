@@ -141,3 +141,22 @@ def test_public_cannot_connect_and_roles_have_database_privileges(dw_readonly) -
         " has_database_privilege('dw_reader', current_database(), 'CREATE')"
     )
     assert privileges == [(True, True, True, False, False)]
+
+
+def test_every_run_counter_has_its_column_and_batch_counts_are_run_counters() -> None:
+    from dataclasses import fields
+
+    from clickstream_etl import etl_db
+
+    with pg_fixture.running_postgres() as server:
+        server.create_database("clickstream_dw")
+        pg_fixture.apply_migrations(server, "clickstream_dw", MIGRATIONS)
+        columns = server.psql(
+            "clickstream_dw",
+            "-At",
+            "-c",
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = 'public' AND table_name = 'etl_runs'",
+        ).stdout.split()
+    assert set(etl_db.RUN_COUNTERS) <= set(columns)
+    assert {f.name for f in fields(etl_db.BatchResult)} <= set(etl_db.RUN_COUNTERS)

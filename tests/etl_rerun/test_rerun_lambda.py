@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from ansible_moto import REGION, run_playbook
+from clickstream_etl.etl_db import RUN_COUNTERS
 from etl_rerun_helpers import RERUN_PLAYBOOK, create_function_with_alias
 
 pytestmark = pytest.mark.integration
@@ -66,17 +67,7 @@ def kept_summaries(result: Any) -> list[dict]:
 
 def summary(run_id: int, hours: list[str], **counts: int) -> dict:
     base = dict.fromkeys(
-        (
-            "objects_seen",
-            "objects_loaded",
-            "objects_already_loaded",
-            "objects_rejected",
-            "objects_failed",
-            "events_rejected",
-            "rows_inserted",
-            "rows_duplicate",
-            "rollup_hours_refreshed",
-        ),
+        (*RUN_COUNTERS, "rollup_hours_refreshed"),
         0,
     )
     return {
