@@ -26,19 +26,16 @@ named in:
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO / "tests" / "fixtures") not in sys.path:
-    sys.path.insert(0, str(REPO / "tests" / "fixtures"))
+import ansible_moto
+from ansible_moto import DUMMY_CREDENTIALS, REGION, Moto, PlaybookRun
 
-import ansible_moto  # noqa: E402
-from ansible_moto import DUMMY_CREDENTIALS, REGION, Moto, PlaybookRun  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 FIRST = "test_empty_account.py"
 LAST = "test_teardown.py"

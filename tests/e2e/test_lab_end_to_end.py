@@ -33,7 +33,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -42,11 +41,10 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "fixtures"))
+import browser
+import dashboard_page as page
 
-import browser  # noqa: E402
-import dashboard_page as page  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 LOGS = REPO / ".state" / "e2e"
 TRAFFIC_SUMMARY = REPO / ".state" / "traffic" / "summary.json"
