@@ -14,9 +14,10 @@ objects, hence the same rows in the same order, for every method):
                a temp staging table + INSERT ... SELECT ... ON CONFLICT DO NOTHING +
                rejects), on 1 and on 2 connections (the handler's default is 2).
   * per-row    one INSERT ... ON CONFLICT DO NOTHING per row into the real table,
-               a commit every 500 rows (seeds/001's MAX_RECORDS_PER_BATCH example).
+               a commit every 500 rows.
   * bare COPY  each batch's COPY text straight into an UNLOGGED table without index or
-               constraint, a commit per batch: the practical ceiling (DESIGN.md).
+               constraint, a commit per batch: the practical ceiling
+               (docs/architecture.md#measured-facts).
   * COPY into the events table itself (WAL-logged, its primary key, indexes and
     checks; no de-duplication, no manifest): what durability and the indexes cost.
   Every connection is made like the handler's (etl_db.connect).  Next to rows/s the

@@ -1,4 +1,4 @@
-"""Settings from the environment (the ETL contract in DESIGN.md), validated up front."""
+"""Settings from the environment (docs/contracts.md#etl-lambda), validated up front."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Pure functions, no I/O: the handler fetches bytes, this module turns them into
 rows (already formatted for PostgreSQL's COPY text format) and rejects.
 
-The mapping is the field projection table of seeds/002 plus DESIGN.md:
+The mapping is the field projection table of docs/contracts.md#field-projection:
 
 * ``eventId`` -> ``event_id``; without one, a UUIDv5 of (object key, event index),
   so re-running the same object yields the same id (exactly-once on reruns).

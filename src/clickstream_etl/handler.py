@@ -1,6 +1,6 @@
 """ETL Lambda: load an hour range of raw clickstream objects from S3 into the DW.
 
-Contract (DESIGN.md): ``handler(event, context)``; env ``RAW_BUCKET_NAME``,
+Contract (docs/contracts.md#etl-lambda): ``handler(event, context)``; env ``RAW_BUCKET_NAME``,
 ``DW_PG_HOST``, ``DW_PG_PORT``, ``DW_PG_USER``, ``DW_PG_PASSWORD``,
 ``DW_PG_DATABASE``, ``DW_PG_SSL``, ``TARGET_TABLE``, ``MAX_RECORDS_PER_BATCH``;
 an EventBridge scheduled event -> the previous UTC hour plus a look-back

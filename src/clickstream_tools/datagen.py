@@ -8,10 +8,10 @@ some come back on later days; products have a brand (sent under the different
 keys real frontends use), a price and a discount price.  The same seed always
 gives the same events, ids included.
 
-Each event is what the browser sends (seeds/002: ``eventId``, ``eventName``,
-``clientId``, ``sessionId``, ``userId``, ``product``, ``element`` ...) plus the
-``_ingest`` block the ingest Lambda adds, so the output loads through the real
-path:
+Each event is what the browser sends (docs/contracts.md#browser-event-payload:
+``eventId``, ``eventName``, ``clientId``, ``sessionId``, ``userId``, ``product``,
+``element`` ...) plus the ``_ingest`` block the ingest Lambda adds, so the output
+loads through the real path:
 
 * ``--out s3://BUCKET``  one ``events/YYYY/MM/DD/HH/event-<uuid>.json`` object per
   event, exactly as the ingest Lambda writes them (``AWS_ENDPOINT_URL`` points
@@ -114,7 +114,7 @@ class Product:
     price: int
     discount_price: int | None
     url_path: str
-    # which key the frontend happens to send the brand under (seeds/002)
+    # which key the frontend happens to send the brand under (docs/contracts.md#field-projection)
     brand_key: str
 
     def context(self) -> dict[str, Any]:

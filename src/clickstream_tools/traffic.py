@@ -5,7 +5,8 @@
         --count 1000 --rate 50 --seed 7 --bad-ratio 0.05 --json summary.json
 
 Good requests carry the browser payloads of ``clickstream_tools.datagen`` sessions (home ->
-category -> product views with product context, cart, logins, checkouts; seeds/002),
+category -> product views with product context, cart, logins, checkouts; the event
+catalogue of docs/contracts.md#event-catalogue),
 one event per request or ``--batch N`` events as a JSON array.  With
 ``--bad-ratio R`` a share R of the requests is deliberately bad, drawn from
 ``BAD_KINDS``: every one of them is something the ingest contract refuses with a
@@ -56,10 +57,11 @@ SESSION_START = datetime(2025, 1, 1, tzinfo=UTC)  # only feeds datagen's _ingest
 JSON_TYPE = "application/json"
 LAG_NOTE_MS = 500  # a median lag behind the schedule above this gets a note in the summary
 
-# Deliberately bad requests and the status the contract gives each (DESIGN.md, the
-# ingest handler, API Gateway's routing).  The content type alone is not checked by
-# the handler (a JSON body sent as text/plain is stored), so it is no kind here:
-# ``form_encoded`` is a form post, refused because its body is not JSON.
+# Deliberately bad requests and the status the contract gives each (the ingest handler,
+# docs/contracts.md#ingest-lambda; API Gateway's routing, docs/contracts.md#http-api).
+# The content type alone is not checked by the handler (a JSON body sent as text/plain
+# is stored), so it is no kind here: ``form_encoded`` is a form post, refused because
+# its body is not JSON.
 EXPECTED_STATUS = {
     "invalid_json": 400,  # a truncated JSON object
     "missing_event_name": 400,  # no eventName

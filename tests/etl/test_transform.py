@@ -1,5 +1,6 @@
-"""Unit tests of the mapping: every row of the seeds/002 projection table, every
-fallback and coercion, and malformed values and objects."""
+"""Unit tests of the mapping: every row of the field projection table
+(docs/contracts.md#field-projection), every fallback and coercion, and malformed
+values and objects."""
 
 from __future__ import annotations
 

@@ -19,7 +19,8 @@ BUCKET = "clickstream-raw-test"
 # An HTTP API payload 2.0 event as API Gateway sends it for POST /clickstream (no body).
 BASE_EVENT: dict[str, Any] = json.loads((EVENTS_DIR / "http_api_post_clickstream.json").read_text())
 
-# A frontend event as seeds/002 describes it (the benchmark uses it too).
+# A frontend event as docs/contracts.md#browser-event-payload describes it (the benchmark
+# uses it too).
 VIEW_PRODUCT = json.loads((EVENTS_DIR / "product_view.json").read_text())
 
 

@@ -42,6 +42,8 @@ from pathlib import Path
 
 import pytest
 
+from repo_files import project_files
+
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "localhost/clickstream-debian12:latest"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -62,17 +64,6 @@ def podman(*args: str, check: bool = True, timeout: float = 120) -> subprocess.C
     return subprocess.run(
         ["podman", *args], capture_output=True, text=True, check=check, timeout=timeout
     )
-
-
-def project_files() -> list[str]:
-    """What a clone has: tracked files, plus new ones git does not ignore (work in progress)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    return sorted(name for name in listed.split("\0") if name and (REPO / name).exists())
 
 
 def pip_settings() -> tuple[dict[str, str], set[Path]]:

@@ -94,7 +94,8 @@ def test_sessions_follow_the_catalogue_with_product_context():
     requests = planned(count=3000, seed=3)
     events = [json.loads(r.body) for r in requests]
     names = Counter(e["eventName"] for e in events)
-    # the funnel and the other events of seeds/002, logins and checkouts included
+    # the funnel and the other events of docs/contracts.md#event-catalogue, logins and
+    # checkouts included
     for name in (*datagen.FUNNEL, "login_open", "login_success", "click", "wishlist_toggle"):
         assert names[name] > 0, name
     assert names["home_view"] > names["product_view"] / 10 > names["checkout_complete"] / 10

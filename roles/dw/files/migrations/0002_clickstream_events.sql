@@ -1,4 +1,4 @@
--- 0002: the events table the ETL Lambda writes (seeds/002 field projection table).
+-- 0002: the events table the ETL Lambda writes (docs/contracts.md#field-projection).
 --
 -- event_id is TEXT, not UUID: it is the client's `eventId` when one was sent, and
 -- nothing guarantees a client sends a UUID; rejecting or rewriting a non-UUID id
