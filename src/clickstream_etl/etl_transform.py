@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
+from clickstream_common.json_types import json_type
+
 # Namespace of generated event ids: uuid5(NAMESPACE, "<object key>#<event index>").
 EVENT_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:clickstream:etl:event")
 MAX_EVENT_ID_LENGTH = 128
@@ -162,20 +164,6 @@ def excerpt_of(value: Any) -> str:
     else:
         text = show(value, limit=EXCERPT_CHARS * 2)
     return text.replace("\x00", "\\u0000")[:EXCERPT_CHARS]
-
-
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def parse_timestamp(value: Any) -> datetime | None:

@@ -22,6 +22,7 @@ import pytest
 from ansible_moto import PROJECT_ROOT, REGION, aws_client, run_playbook
 from clickstream_tools import pgcluster as pg_fixture
 from etl_rerun_helpers import RERUN_PLAYBOOK
+from lambda_build import package_function
 
 pytestmark = pytest.mark.integration
 
@@ -108,15 +109,7 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "roles": [
                 {
                     "role": "lambda_package",
-                    "lambda_package_functions": [
-                        {
-                            "name": "etl",
-                            "src": str(PROJECT_ROOT / "src"),
-                            "packages": ["clickstream_etl", "clickstream_common"],
-                            "requirements": "",
-                            "handler": "clickstream_etl.handler.handler",
-                        }
-                    ],
+                    "lambda_package_functions": [package_function("etl")],
                     "lambda_package_build_dir": str(build),
                     "lambda_package_pip_cache_dir": str(build / "pip-cache"),
                 }

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from lambda_build import package_function
+
 pytestmark = pytest.mark.integration
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -31,20 +33,8 @@ def test_lambdas_yml_alone_says_how_to_run_it(run_playbook, tmp_path, wheelhouse
         "lambda_package_pip_cache_dir": str(tmp_path / "pip-cache"),
         "lambda_package_pip_extra_args": ["--no-index", "--find-links", str(wheelhouse)],
         "lambda_package_functions": [
-            {
-                "name": "ingest",
-                "src": str(PROJECT_ROOT / "src"),
-                "packages": ["clickstream_ingest", "clickstream_common"],
-                "requirements": "",
-                "handler": "clickstream_ingest.handler.handler",
-            },
-            {
-                "name": "etl",
-                "src": str(PROJECT_ROOT / "src"),
-                "packages": ["clickstream_etl", "clickstream_common"],
-                "requirements": str(etl_requirements),
-                "handler": "clickstream_etl.handler.handler",
-            },
+            package_function("ingest"),
+            package_function("etl", etl_requirements),
         ],
     }
     run = run_playbook("playbooks/lambdas.yml", "--tags", "api", extra_vars=package_vars)

@@ -33,6 +33,7 @@ import pytest
 import requests
 
 from ansible_moto import free_port
+from lambda_build import package_function
 
 pytestmark = pytest.mark.integration
 
@@ -85,20 +86,8 @@ class Lab:
             "lambda_package_pip_cache_dir": str(workdir / "pip-cache"),
             "lambda_package_pip_extra_args": ["--no-index", "--find-links", str(wheelhouse)],
             "lambda_package_functions": [
-                {
-                    "name": "ingest",
-                    "src": str(self.ingest_src),
-                    "packages": ["clickstream_ingest", "clickstream_common"],
-                    "requirements": "",
-                    "handler": "clickstream_ingest.handler.handler",
-                },
-                {
-                    "name": "etl",
-                    "src": str(PROJECT_ROOT / "src"),
-                    "packages": ["clickstream_etl", "clickstream_common"],
-                    "requirements": str(etl_requirements),
-                    "handler": "clickstream_etl.handler.handler",
-                },
+                package_function("ingest", src=self.ingest_src),
+                package_function("etl", etl_requirements),
             ],
             "ingest_endpoint_port": self.port,
             "ingest_endpoint_state_dir": str(self.state_dir),
