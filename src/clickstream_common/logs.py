@@ -67,10 +67,16 @@ class JsonLogger:
     def log(self, level: str, message: str, **fields: Any) -> None:
         if LEVELS[level] < self.level:
             return
-        record = {"timestamp": utc_timestamp(), "level": level, "message": message}
-        record.update(self.context)
-        record.update(fields)
-        write_line(record, self._stream)
+        write_line(
+            {
+                "timestamp": utc_timestamp(),
+                "level": level,
+                "message": message,
+                **self.context,
+                **fields,
+            },
+            self._stream,
+        )
 
     def debug(self, message: str, **fields: Any) -> None:
         self.log("DEBUG", message, **fields)
