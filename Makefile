@@ -48,7 +48,7 @@ debian-packages: ## The Debian packages of scripts/debian-packages.txt (as root)
 	@scripts/install-debian-packages.sh
 
 $(VENV)/.stamp: requirements-dev.txt pyproject.toml | debian-packages
-	@echo "Virtualenv: installing requirements-dev.txt into $(VENV)"
+	@echo "Virtualenv: installing requirements-dev.txt and the project's packages (src/) into $(VENV)"
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
 	  echo "set-up failed (virtualenv): $(PYTHON) -m venv $(VENV) failed (above)" >&2; exit 1; }
 	@$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt || { \
