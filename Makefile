@@ -85,8 +85,8 @@ traffic: $(VENV)/.stamp ## Another burst through the lab: events accepted, loade
 lint: $(VENV)/.stamp ## yamllint, ansible-lint (production profile), ruff
 	yamllint --strict .
 	ansible-lint
-	ruff check .
-	ruff format --check .
+	ruff check --no-cache .
+	ruff format --no-cache --check .
 
 test-setup: setup ## The set-up from nothing in a fresh container of the base image
 	pytest tests/setup -rA

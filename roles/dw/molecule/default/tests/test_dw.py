@@ -1,6 +1,7 @@
 """Verify the DW host: migrations, the ETL and Shiny roles, pg_hba, re-runnable schema."""
 
 import pytest
+
 from pg_testlib import READ_WRITE, admin, client, local_client, refused
 
 MIGRATIONS = "/usr/local/share/clickstream-dw/migrations"

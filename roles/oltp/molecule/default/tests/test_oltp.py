@@ -1,6 +1,7 @@
 """Verify the OLTP host: the shop's database, Prisma's role, the read-only role, pg_hba."""
 
 import pytest
+
 from pg_testlib import READ_WRITE, admin, client, refused
 
 APP = {"user": "shop_app", "password": "molecule-shop-app-password", "database": "shop"}

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+
 from pg_testlib import CONFIG_DIR, DATA_DIR, LOG_FILE, admin, client, refused, setting
 
 HBA_CHECK = "/usr/local/lib/clickstream-postgresql/pg_hba_check.py"
