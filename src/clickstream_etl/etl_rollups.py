@@ -202,15 +202,17 @@ WHERE p.context_product_id IS NOT NULL
 GROUP BY p.day, p.context_product_id;
 """
 
-# The strict funnel in one pass: each unit's step numbers of the day as a string in time
-# order (equal timestamps: lower step first, so "at the same moment" counts as in order)
-# and the deepest step N whose pattern 1.*2.* ... N it matches.  Linear in the day's
-# events; the same figures as the earlier self-join of the steps (tests prove it).
+# The strict funnel in one pass, over the steps of public.funnel_steps (migration 0006):
+# each unit's step numbers of the day as a string in time order (equal timestamps: lower
+# step first, so "at the same moment" counts as in order) and the deepest step k whose
+# pattern 1.*2.* ... k it matches.  Linear in the day's events; the same figures as the
+# earlier self-join of the steps (tests prove it).
 FUNNEL_SQL = """
 DELETE FROM public.daily_funnel WHERE day = ANY(%(days)s::date[]);
-WITH steps (step_no, step_name) AS (
-    VALUES (1, 'home_view'), (2, 'category_view'), (3, 'product_view'),
-           (4, 'add_to_cart_click'), (5, 'checkout_start'), (6, 'checkout_complete')
+WITH steps AS (
+    SELECT f.step_no, f.step_name,
+           string_agg(f.step_no::text, '.*') OVER (ORDER BY f.step_no) AS pattern
+    FROM public.funnel_steps f
 ), ev AS (
     SELECT d.day, d.unit, d.event_timestamp, st.step_no
     FROM etl_day_events d JOIN steps st ON st.step_name = d.event_name
@@ -220,13 +222,8 @@ WITH steps (step_no, step_name) AS (
     FROM ev WHERE ev.unit IS NOT NULL
     GROUP BY ev.day, ev.unit
 ), reached AS (
-    SELECT q.day, CASE WHEN q.sequence ~ '1.*2.*3.*4.*5.*6' THEN 6
-                       WHEN q.sequence ~ '1.*2.*3.*4.*5' THEN 5
-                       WHEN q.sequence ~ '1.*2.*3.*4' THEN 4
-                       WHEN q.sequence ~ '1.*2.*3' THEN 3
-                       WHEN q.sequence ~ '1.*2' THEN 2
-                       WHEN q.sequence ~ '1' THEN 1
-                       ELSE 0 END AS depth
+    SELECT q.day, (SELECT coalesce(max(st.step_no), 0) FROM steps st
+                   WHERE q.sequence ~ st.pattern) AS depth
     FROM sequences q
 ), in_order AS (
     SELECT r.day, st.step_no, count(*) FILTER (WHERE r.depth >= st.step_no) AS n

@@ -50,13 +50,13 @@ session_facts AS (
     GROUP BY e.session_id
 )"""
 
-# Step k is reached in order when the session's sequence of step numbers that day
-# matches 1.*2.* ... k.
+# The steps of public.funnel_steps: step k is reached in order when the session's
+# sequence of step numbers that day matches 1.*2.* ... k.
 STEPS = """
-steps (step_no, step_name, pattern) AS (
-    VALUES (1, 'home_view', '1'), (2, 'category_view', '1.*2'),
-           (3, 'product_view', '1.*2.*3'), (4, 'add_to_cart_click', '1.*2.*3.*4'),
-           (5, 'checkout_start', '1.*2.*3.*4.*5'), (6, 'checkout_complete', '1.*2.*3.*4.*5.*6')
+steps AS (
+    SELECT f.step_no, f.step_name,
+           string_agg(f.step_no::text, '.*') OVER (ORDER BY f.step_no) AS pattern
+    FROM public.funnel_steps f
 ), step_events AS (
     SELECT (e.event_timestamp AT TIME ZONE 'UTC')::date AS day,
            coalesce(e.session_id, 'v:' || coalesce(e.client_id, e.user_id)) AS unit,
@@ -158,15 +158,11 @@ ORDER BY st.step_no
 """,  # noqa: S608 - constant SQL, the values are bound parameters
     "funnel_daily": f"""
 WITH {RANGE}, {STEPS}
-SELECT q.day::text AS day,
-       count(*) FILTER (WHERE q.sequence ~ '1') AS home_view,
-       count(*) FILTER (WHERE q.sequence ~ '1.*2') AS category_view,
-       count(*) FILTER (WHERE q.sequence ~ '1.*2.*3') AS product_view,
-       count(*) FILTER (WHERE q.sequence ~ '1.*2.*3.*4') AS add_to_cart_click,
-       count(*) FILTER (WHERE q.sequence ~ '1.*2.*3.*4.*5') AS checkout_start,
-       count(*) FILTER (WHERE q.sequence ~ '1.*2.*3.*4.*5.*6') AS checkout_complete
-FROM sequences q
-GROUP BY q.day ORDER BY q.day
+SELECT q.day::text AS day, st.step_no, st.step_name,
+       count(*) FILTER (WHERE q.sequence ~ st.pattern) AS sessions_in_order
+FROM sequences q CROSS JOIN steps st
+GROUP BY q.day, st.step_no, st.step_name
+ORDER BY q.day, st.step_no
 """,  # noqa: S608 - constant SQL, the values are bound parameters
     "products": f"""
 WITH {RANGE}

@@ -28,6 +28,8 @@ from etl_test_helpers import ETL_PASSWORD, MIGRATIONS
 pytestmark = pytest.mark.integration
 
 TARGET = sql.Identifier("public", "clickstream_events")
+# The expected figures below walk the generator's funnel, which is the warehouse's
+# (public.funnel_steps, migration 0006): test_the_generated_journeys_follow_the_funnel.
 FUNNEL = datagen.FUNNEL
 COLUMNS = (
     "event_id",
@@ -445,9 +447,8 @@ def test_a_refresh_that_fails_in_either_connection_keeps_the_queue(dw, events, f
 # The strict funnel as the ETL computed it before the one-pass rewrite: a self-join of each
 # step's earliest time on the previous step's (quadratic in a day's session units).
 SELF_JOIN_FUNNEL = """
-WITH steps (step_no, step_name) AS (
-    VALUES (1, 'home_view'), (2, 'category_view'), (3, 'product_view'),
-           (4, 'add_to_cart_click'), (5, 'checkout_start'), (6, 'checkout_complete')
+WITH steps AS (
+    SELECT f.step_no, f.step_name FROM public.funnel_steps f
 ), ev AS (
     SELECT d.day, d.unit, d.event_timestamp, st.step_no
     FROM etl_day_events d JOIN steps st ON st.step_name = d.event_name
@@ -511,15 +512,26 @@ def test_one_pass_funnel_equals_the_former_self_join(dw, events) -> None:
     assert {row[1] for row in one_pass} == {1, 2, 3, 4, 5, 6}
 
 
+def test_the_generated_journeys_follow_the_funnel(dw_readonly) -> None:
+    """The warehouse's funnel (one definition, migration 0006) is the generator's."""
+    assert dw_readonly.query("SELECT step_name FROM funnel_steps ORDER BY step_no") == [
+        (step,) for step in FUNNEL
+    ]
+
+
 # The tables of migration 0005 (the others are 0004's).
 NEW_IN_0005 = tuple(
     set(SNAPSHOTS) - {"sessions", "hourly_event_counts", "daily_product_engagement", "daily_funnel"}
 )
 
 
-def test_migration_0005_fills_its_tables_on_a_warehouse_with_data_once(dw, events) -> None:
-    """A warehouse migrated to 0004 with data gets the same tables the ETL would keep."""
-    _everything, on_time, late = events
+def test_migration_0005_queues_a_warehouse_with_data_for_the_etl_once(dw, events) -> None:
+    """A warehouse migrated to 0004 with data gets the same tables the ETL would keep.
+
+    The migration fills nothing itself: it queues every hour with events, and the
+    ETL's own refresh fills the tables.
+    """
+    everything, on_time, late = events
     load_incrementally(dw, on_time, late)
     kept_by_the_etl = snapshot(dw)
     # the warehouse as it was before 0005: its tables empty, the file not recorded
@@ -528,7 +540,10 @@ def test_migration_0005_fills_its_tables_on_a_warehouse_with_data_once(dw, event
     migration = MIGRATIONS / "0005_session_rollups.sql"
 
     dw.server.psql(dw.name, "-1", "-f", str(migration))
+    every_hour = sorted({hour_of(row[1]) for row in everything})
+    assert refresh(dw) == every_hour
     assert snapshot(dw) == kept_by_the_etl
-    # applied again (recorded by now): nothing is added twice
+    # applied again (recorded by now): nothing is queued
     dw.server.psql(dw.name, "-1", "-f", str(migration))
+    assert refresh(dw) == []
     assert snapshot(dw) == kept_by_the_etl

@@ -126,100 +126,16 @@ GRANT SELECT
        public.daily_entry_exit_pages, public.daily_event_transitions, public.daily_session_paths
     TO dw_reader;
 
--- A warehouse that already holds sessions and events gets the new tables filled once,
--- on the first application only (the ETL keeps them up to date from then on): the same
--- figures as etl_rollups.py computes, for every day at once.  The ETL's rollup lock
--- keeps a refresh from running meanwhile.
-DO $lock$ BEGIN PERFORM pg_advisory_xact_lock(1668049778); END $lock$;  -- ROLLUP_LOCK_KEY
-
-CREATE TEMPORARY TABLE migration_0005_backfill ON COMMIT DROP AS
-SELECT NOT EXISTS (SELECT FROM public.schema_migrations m
-                   WHERE m.filename = '0005_session_rollups.sql') AS needed;
-
-CREATE TEMPORARY TABLE migration_0005_sessions ON COMMIT DROP AS
-SELECT (s.started_at AT TIME ZONE 'UTC')::date AS day,
-       date_trunc('hour', s.started_at, 'UTC') AS session_hour, s.visitor_key, s.event_count,
-       s.converted, s.duration_seconds, s.entry_page, s.exit_page, s.first_event_name,
-       s.last_event_name
-FROM public.sessions s
-WHERE (SELECT b.needed FROM migration_0005_backfill b);
-
-INSERT INTO public.hourly_sessions (session_hour, sessions, visitors, converted, bounced,
-    duration_seconds)
-SELECT s.session_hour, count(*), count(DISTINCT s.visitor_key),
-       count(*) FILTER (WHERE s.converted), count(*) FILTER (WHERE s.event_count = 1),
-       sum(s.duration_seconds)
-FROM migration_0005_sessions s
-GROUP BY 1;
-
-INSERT INTO public.visitor_days (visitor_key, day, previous_day, sessions)
-SELECT v.visitor_key, v.day, lag(v.day) OVER (PARTITION BY v.visitor_key ORDER BY v.day),
-       v.sessions
-FROM (SELECT s.visitor_key, s.day, count(*) AS sessions FROM migration_0005_sessions s
-      WHERE s.visitor_key IS NOT NULL GROUP BY 1, 2) v;
-
-INSERT INTO public.daily_visitors (day, previous_day, visitors)
-SELECT v.day, v.previous_day, count(*)
-FROM public.visitor_days v
-WHERE (SELECT b.needed FROM migration_0005_backfill b)
-GROUP BY 1, 2;
-
-INSERT INTO public.daily_session_depth (day, depth, sessions, converted)
-SELECT s.day, least(s.event_count, 20), count(*), count(*) FILTER (WHERE s.converted)
-FROM migration_0005_sessions s
-GROUP BY 1, 2;
-
-INSERT INTO public.daily_session_entry_exit (day, first_event_name, last_event_name, sessions,
-    converted, events)
-SELECT s.day, s.first_event_name, s.last_event_name, count(*),
-       count(*) FILTER (WHERE s.converted), sum(s.event_count)
-FROM migration_0005_sessions s
-GROUP BY 1, 2, 3;
-
-INSERT INTO public.daily_entry_pages (day, entry_page, sessions, bounced, converted,
-    duration_seconds)
-SELECT s.day, s.entry_page, count(*), count(*) FILTER (WHERE s.event_count = 1),
-       count(*) FILTER (WHERE s.converted), sum(s.duration_seconds)
-FROM migration_0005_sessions s
-GROUP BY 1, 2;
-
-INSERT INTO public.daily_entry_exit_pages (day, entry_page, exit_page, sessions)
-SELECT s.day, s.entry_page, s.exit_page, count(*)
-FROM migration_0005_sessions s
-WHERE s.exit_page IS NOT NULL
-GROUP BY 1, 2, 3;
-
--- Transitions and paths come from the events of the days that have rollups (those the
--- ETL refreshed), per session unit of the day, as etl_rollups.py computes them.
-CREATE TEMPORARY TABLE migration_0005_day_events ON COMMIT DROP AS
-SELECT (e.event_timestamp AT TIME ZONE 'UTC')::date AS day, e.event_id, e.event_timestamp,
-       e.event_name, coalesce(e.session_id, 'v:' || coalesce(e.client_id, e.user_id)) AS unit
+-- A warehouse that already holds events gets the new tables filled by the ETL: on the
+-- first application only, every hour with events is queued for the rollup refresh,
+-- which the next ETL run (or playbooks/etl_rerun.yml) does, with the same SQL as
+-- every other refresh.
+INSERT INTO public.etl_pending_rollups (event_hour)
+SELECT DISTINCT date_trunc('hour', e.event_timestamp, 'UTC')
 FROM public.clickstream_events e
-WHERE (SELECT b.needed FROM migration_0005_backfill b)
-  AND coalesce(e.session_id, e.client_id, e.user_id) IS NOT NULL
-  AND (e.event_timestamp AT TIME ZONE 'UTC')::date IN (SELECT f.day FROM public.daily_funnel f);
-
-INSERT INTO public.daily_event_transitions (day, from_event_name, to_event_name, transitions)
-SELECT t.day, t.event_name, coalesce(t.next_event_name, '(exit)'), count(*)
-FROM (
-    SELECT d.day, d.event_name,
-           lead(d.event_name) OVER (PARTITION BY d.day, d.unit
-                                    ORDER BY d.event_timestamp, d.event_id) AS next_event_name
-    FROM migration_0005_day_events d
-) t
-GROUP BY 1, 2, 3;
-
-INSERT INTO public.daily_session_paths (day, path, sessions, converted)
-SELECT u.day, array_to_string(u.names[1:4], ' → ')
-           || CASE WHEN cardinality(u.names) > 4 THEN ' → …' ELSE '' END,
-       count(*), count(*) FILTER (WHERE u.converted)
-FROM (
-    SELECT d.day, array_agg(d.event_name ORDER BY d.event_timestamp, d.event_id) AS names,
-           bool_or(d.event_name = 'checkout_complete') AS converted
-    FROM migration_0005_day_events d
-    GROUP BY d.day, d.unit
-) u
-GROUP BY 1, 2;
+WHERE NOT EXISTS (SELECT FROM public.schema_migrations m
+                  WHERE m.filename = '0005_session_rollups.sql')
+ON CONFLICT (event_hour) DO NOTHING;
 
 INSERT INTO public.schema_migrations (filename) VALUES ('0005_session_rollups.sql')
 ON CONFLICT (filename) DO NOTHING;

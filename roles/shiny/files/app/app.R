@@ -323,22 +323,31 @@ server <- function(input, output, session) {
     )
   }, striped = TRUE, hover = TRUE, align = "lrrrrr")
 
-  output$funnel_daily_chart <- renderPlot({
+  # funnel_daily's rows (day, step) as a matrix: a row per day, a column per step of
+  # public.funnel_steps in step order.
+  funnel_by_day <- reactive({
     d <- in_range(funnel_daily())
-    frame <- series_frame(
-      as.Date(d$day),
-      `home_view → checkout_complete` = 100 * ratio(d$checkout_complete, d$home_view),
-      `product_view → add_to_cart_click` = 100 * ratio(d$add_to_cart_click, d$product_view),
-      `checkout_start → checkout_complete` = 100 * ratio(d$checkout_complete, d$checkout_start)
-    )
-    line_chart(frame, "Conversion by day (%)", "%")
+    steps <- unique(d$step_name[order(d$step_no)])
+    days <- unique(d$day)
+    counts <- matrix(NA_real_, length(days), length(steps), dimnames = list(days, steps))
+    counts[cbind(match(d$day, days), match(d$step_name, steps))] <- d$sessions_in_order
+    counts
+  })
+
+  output$funnel_daily_chart <- renderPlot({
+    counts <- funnel_by_day()
+    steps <- colnames(counts)
+    shares <- lapply(steps[-1], function(step) 100 * ratio(counts[, step], counts[, 1]))
+    names(shares) <- paste(steps[1], "\u2192", steps[-1])
+    frame <- do.call(series_frame, c(list(as.Date(rownames(counts))), shares))
+    line_chart(frame, sprintf("Reached in order, of %s sessions, by day (%%)", steps[1]), "%")
   })
 
   output$funnel_daily_table <- renderTable({
-    d <- in_range(funnel_daily())
-    out <- data.frame(Day = d$day, check.names = FALSE)
-    for (step in FUNNEL_STEPS) out[[step]] <- fmt_int(d[[step]])
-    out$Conversion <- fmt_pct(ratio(d$checkout_complete, d$home_view), 2)
+    counts <- funnel_by_day()
+    out <- data.frame(Day = rownames(counts), check.names = FALSE)
+    for (step in colnames(counts)) out[[step]] <- fmt_int(counts[, step])
+    out$Conversion <- fmt_pct(ratio(counts[, ncol(counts)], counts[, 1]), 2)
     out
   }, striped = TRUE, hover = TRUE, align = "lrrrrrrr")
 

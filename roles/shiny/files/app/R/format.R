@@ -6,11 +6,6 @@ NO_DATA <- paste(
   "playbooks/etl_rerun.yml)."
 )
 
-FUNNEL_STEPS <- c(
-  "home_view", "category_view", "product_view",
-  "add_to_cart_click", "checkout_start", "checkout_complete"
-)
-
 fmt_int <- function(x) {
   ifelse(is.na(x), "\u2013", format(round(x), big.mark = ",", scientific = FALSE, trim = TRUE))
 }
