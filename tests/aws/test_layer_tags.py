@@ -1,10 +1,10 @@
 """Each AWS layer of site.yml runs alone, on an account where the others are deployed.
 
 ``ansible-playbook site.yml --tags iam`` (or network, security, ec2, ...) runs
-one layer; the layers it reads are not built in that run but found: the first
-play of playbooks/aws.yml includes their roles' read-only ``tasks/discover.yml``,
-which sets the facts a run of the role would set, or fails naming the layer to
-run first (test_empty_account.py).
+one layer; the layers it reads are not built in that run but found: the
+aws_layers role listed before it in playbooks/aws.yml includes their roles'
+read-only ``tasks/discover.yml``, which sets the facts a run of the role would
+set, or fails naming the layer to run first (test_empty_account.py).
 
 On the session's deployed foundation (conftest.py: after test_aws_foundation.py,
 before test_teardown.py): the full run looked nothing up; each layer alone

@@ -1,11 +1,12 @@
 """playbooks/lambdas.yml alone, without the AWS foundation's facts, says how to run it.
 
 Its publish and API plays read facts that playbooks/aws.yml sets (IAM role
-ARNs, bucket, ETL subnet and security group, log group): site.yml's first play
-builds the foundation or finds it. ``lambdas.yml --tags api`` run alone stops
-before touching AWS, with the message that says to run it via site.yml. That
-``site.yml --tags api`` on a deployed platform finds all six foundation layers
-and changes nothing is proved on the lab, end to end (tests/e2e).
+ARNs, bucket, ETL subnet and security group, log group): site.yml builds the
+foundation first (playbooks/aws.yml) or finds it. ``lambdas.yml --tags api``
+run alone stops before touching AWS, with the message that says to run it via
+site.yml. That ``site.yml --tags api`` on a deployed platform finds all six
+foundation layers and changes nothing is proved on the lab, end to end
+(tests/e2e).
 
 The Lambdas are packaged first (that play needs no facts), into a temporary
 folder, with the ETL's dependency from the local wheelhouse, as in
