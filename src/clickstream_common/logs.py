@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+_DEBUG, _INFO, _WARNING, _ERROR = LEVELS.values()
 
 # Built once: json.dumps with non-default options builds a new encoder per call.
 _ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
@@ -65,8 +66,28 @@ class JsonLogger:
         self.context.update(context)
 
     def log(self, level: str, message: str, **fields: Any) -> None:
-        if LEVELS[level] < self.level:
-            return
+        if LEVELS[level] >= self.level:
+            self._write(level, message, fields)
+
+    # One method per level, each checking its level before anything else: a line
+    # below the level (a DEBUG line per event, say) costs one comparison.
+    def debug(self, message: str, **fields: Any) -> None:
+        if self.level <= _DEBUG:
+            self._write("DEBUG", message, fields)
+
+    def info(self, message: str, **fields: Any) -> None:
+        if self.level <= _INFO:
+            self._write("INFO", message, fields)
+
+    def warning(self, message: str, **fields: Any) -> None:
+        if self.level <= _WARNING:
+            self._write("WARNING", message, fields)
+
+    def error(self, message: str, **fields: Any) -> None:
+        if self.level <= _ERROR:
+            self._write("ERROR", message, fields)
+
+    def _write(self, level: str, message: str, fields: dict[str, Any]) -> None:
         write_line(
             {
                 "timestamp": utc_timestamp(),
@@ -77,18 +98,6 @@ class JsonLogger:
             },
             self._stream,
         )
-
-    def debug(self, message: str, **fields: Any) -> None:
-        self.log("DEBUG", message, **fields)
-
-    def info(self, message: str, **fields: Any) -> None:
-        self.log("INFO", message, **fields)
-
-    def warning(self, message: str, **fields: Any) -> None:
-        self.log("WARNING", message, **fields)
-
-    def error(self, message: str, **fields: Any) -> None:
-        self.log("ERROR", message, **fields)
 
 
 def emf_record(

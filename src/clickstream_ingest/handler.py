@@ -422,12 +422,18 @@ def _response(status: int, payload: dict[str, Any] | None = None) -> dict[str, A
     }
 
 
+@lru_cache(maxsize=4)
+def _logger(level: int) -> JsonLogger:
+    """One logger per log level, made once (the level comes with the settings)."""
+    return JsonLogger(SERVICE, level=level)
+
+
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """Lambda entry point for the HTTP API ``POST /clickstream`` route."""
     received_at = _utcnow()
     started = time.perf_counter()
     settings = load_settings()  # ConfigurationError propagates: the invocation fails loudly.
-    log = JsonLogger(SERVICE, level=settings.log_level)
+    log = _logger(settings.log_level)
     ids = {
         "requestId": getattr(context, "aws_request_id", None),
         "apiRequestId": _mapping(_mapping(event).get("requestContext")).get("requestId"),
