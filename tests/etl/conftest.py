@@ -47,13 +47,7 @@ def _migrated_database(server: Any) -> Database:
     name = f"clickstream_dw_{next(_db_numbers)}"
     server.create_database(name)
     pg_fixture.apply_migrations(server, name, MIGRATIONS)
-    server.psql(
-        "postgres",
-        "-c",
-        f"ALTER ROLE etl_writer LOGIN PASSWORD '{ETL_PASSWORD}'",
-        "-c",
-        f"ALTER ROLE dw_reader LOGIN PASSWORD '{READER_PASSWORD}'",
-    )
+    pg_fixture.allow_login(server, etl_writer=ETL_PASSWORD, dw_reader=READER_PASSWORD)
     return Database(server, name)
 
 

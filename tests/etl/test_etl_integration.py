@@ -520,7 +520,7 @@ def tls_server():
     with pg_fixture.running_postgres(tls=True) as server:
         server.create_database("clickstream_dw")
         pg_fixture.apply_migrations(server, "clickstream_dw", MIGRATIONS)
-        server.psql("postgres", "-c", f"ALTER ROLE etl_writer LOGIN PASSWORD '{ETL_PASSWORD}'")
+        pg_fixture.allow_login(server, etl_writer=ETL_PASSWORD)
         yield server
 
 

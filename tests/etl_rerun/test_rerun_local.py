@@ -40,7 +40,7 @@ def dw() -> Iterator[Any]:
     with pg_fixture.running_postgres() as server:
         server.create_database("clickstream_dw")
         pg_fixture.apply_migrations(server, "clickstream_dw", MIGRATIONS)
-        server.psql("postgres", "-c", f"ALTER ROLE etl_writer LOGIN PASSWORD '{PASSWORD}'")
+        pg_fixture.allow_login(server, etl_writer=PASSWORD)
         yield server
 
 

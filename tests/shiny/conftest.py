@@ -67,13 +67,7 @@ def warehouse() -> Iterator[Warehouse]:
         for name in ("dashboards_loaded", "dashboards_empty"):
             server.create_database(name)
             pg_fixture.apply_migrations(server, name, MIGRATIONS)
-        server.psql(
-            "postgres",
-            "-c",
-            f"ALTER ROLE etl_writer LOGIN PASSWORD '{ETL_PASSWORD}'",
-            "-c",
-            f"ALTER ROLE dw_reader LOGIN PASSWORD '{READER_PASSWORD}'",
-        )
+        pg_fixture.allow_login(server, etl_writer=ETL_PASSWORD, dw_reader=READER_PASSWORD)
         events = list(datagen.Generator(DATA).events())
         aws = {
             "AWS_ACCESS_KEY_ID": "testing",
