@@ -309,6 +309,10 @@ def test_command_line_writes_the_json_summary_and_exits_0(ingest_endpoint, empty
     assert sorted((tmp_path / "ids.txt").read_text().splitlines()) == stored_ids
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_sending_and_still_accounts_for_every_request(
     ingest_endpoint, empty_bucket, tmp_path
 ):
@@ -322,6 +326,9 @@ def test_ctrl_c_stops_sending_and_still_accounts_for_every_request(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as in a terminal, however the test run was started: a shell starts
+        # background jobs with SIGINT ignored, and Python keeps an ignored SIGINT.
+        preexec_fn=_default_sigint,
     )
     try:
         ingest_endpoint.wait_for_access_log(before + 5)
