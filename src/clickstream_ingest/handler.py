@@ -1,4 +1,9 @@
-"""Clickstream ingest Lambda: API Gateway HTTP API (payload 2.0) -> S3 raw bucket.
+"""Clickstream ingest Lambda: API Gateway HTTP API (payload 2.0) -> the raw bucket.
+
+Sinks (``INGEST_SINK``): ``s3`` writes one object per request (below);
+``firehose`` sends one newline-terminated JSON record per event (the object
+below without the batch wrapper) to the delivery stream ``DELIVERY_STREAM_NAME``
+in one PutRecordBatch, retrying only the records Firehose refused.
 
 Entry point: ``handler(event, context)``.
 
@@ -13,7 +18,7 @@ Request
     is set it must also be one of those names.  A client may not send its own
     ``_ingest`` key: that block is the server's and the ETL trusts it.
 
-Objects written (content type ``application/json``, UTC hour of receipt)
+Objects written by the s3 sink (content type ``application/json``, UTC hour of receipt)
     single event ``events/YYYY/MM/DD/HH/event-<uuid>.json``::
 
         {<the client's object, unchanged>, "_ingest": {...}}
@@ -39,7 +44,10 @@ Responses (always JSON, always with permissive CORS headers)
     unexpected) fails; the cause is logged with the request id.
 
 Environment
-    ``RAW_BUCKET_NAME``      required; missing -> the invocation raises ``ConfigurationError``.
+    ``INGEST_SINK``          ``s3`` (default) or ``firehose``.
+    ``RAW_BUCKET_NAME``      required by s3; missing -> the invocation raises
+                             ``ConfigurationError``.
+    ``DELIVERY_STREAM_NAME`` required by firehose, likewise.
     ``MAX_BODY_BYTES``       decoded body size limit in bytes (default 262144) -> 413.
     ``MAX_BATCH_EVENTS``     events per batch (default 100) -> 413.
     ``ALLOWED_EVENT_NAMES``  optional comma-separated allowlist of event names.
@@ -59,6 +67,7 @@ import base64
 import binascii
 import json
 import os
+import random
 import re
 import time
 import uuid
@@ -79,6 +88,18 @@ KEY_PREFIX = "events"
 METRICS_NAMESPACE = "Clickstream/Ingest"
 SERVICE = "clickstream-ingest"
 
+# Where accepted events go (INGEST_SINK), and the variable that names the target.
+SINKS = {"s3": "RAW_BUCKET_NAME", "firehose": "DELIVERY_STREAM_NAME"}
+
+# Amazon Data Firehose PutRecordBatch limits, and how failed records are retried:
+# up to FIREHOSE_ATTEMPTS calls, waiting FIREHOSE_BACKOFF_SECONDS * 2**n (full
+# jitter) between them, about a second in all at the most.
+FIREHOSE_MAX_RECORDS = 500
+FIREHOSE_MAX_CALL_BYTES = 4 * 1024 * 1024
+FIREHOSE_MAX_RECORD_BYTES = 1000 * 1024
+FIREHOSE_ATTEMPTS = 4
+FIREHOSE_BACKOFF_SECONDS = 0.05
+
 RESPONSE_HEADERS = {
     "Content-Type": "application/json",
     "Access-Control-Allow-Origin": "*",
@@ -91,8 +112,9 @@ _SUCCESS_BODY = '{"success":true}'
 # Built once: json.dumps/json.loads with non-default options build a new coder per call.
 _OBJECT_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
-# Created on first use (see _s3); tests and the benchmark may replace it.
+# Created on first use (see _s3, _firehose); tests and the benchmark may replace them.
 _s3_client: Any = None
+_firehose_client: Any = None
 
 
 class ConfigurationError(RuntimeError):
@@ -108,8 +130,19 @@ class RequestRejected(Exception):
         self.message = message
 
 
+class DeliveryFailed(Exception):
+    """Firehose refused some records on every attempt: the request is answered 500."""
+
+    def __init__(self, failed: int, total: int, errors: dict[str, int], attempts: int) -> None:
+        super().__init__(f"{failed} of {total} records not delivered after {attempts} attempts")
+        self.failed = failed
+        self.errors = errors
+        self.attempts = attempts
+
+
 class Settings(NamedTuple):
-    bucket: str
+    sink: str  # "s3" or "firehose"
+    target: str  # the raw bucket (s3) or the delivery stream (firehose)
     max_body_bytes: int
     max_batch_events: int
     allowed_event_names: frozenset[str] | None
@@ -123,7 +156,9 @@ def load_settings(environ: Any = None) -> Settings:
     """Read the environment; raise ``ConfigurationError`` on any bad value."""
     env = os.environ if environ is None else environ
     return _parse_settings(
+        env.get("INGEST_SINK"),
         env.get("RAW_BUCKET_NAME"),
+        env.get("DELIVERY_STREAM_NAME"),
         env.get("MAX_BODY_BYTES"),
         env.get("MAX_BATCH_EVENTS"),
         env.get("ALLOWED_EVENT_NAMES"),
@@ -133,15 +168,21 @@ def load_settings(environ: Any = None) -> Settings:
 
 @lru_cache(maxsize=16)
 def _parse_settings(
+    sink: str | None,
     bucket: str | None,
+    stream: str | None,
     max_body: str | None,
     max_batch: str | None,
     allowed: str | None,
     log_level: str | None,
 ) -> Settings:
-    if not bucket or not bucket.strip():
+    sink = (sink or "s3").strip().lower()
+    if sink not in SINKS:
+        raise ConfigurationError(f"INGEST_SINK must be one of {', '.join(SINKS)}, got {sink!r}")
+    target_variable, target = SINKS[sink], bucket if sink == "s3" else stream
+    if not target or not target.strip():
         raise ConfigurationError(
-            "RAW_BUCKET_NAME is not set: the ingest function needs the raw bucket's name"
+            f"{target_variable} is not set: the ingest function's {sink} sink needs it"
         )
     try:
         level = parse_level(log_level)
@@ -157,7 +198,8 @@ def _parse_settings(
                 f"pattern {EVENT_NAME_PATTERN.pattern}: {', '.join(bad)}"
             )
     return Settings(
-        bucket=bucket.strip(),
+        sink=sink,
+        target=target.strip(),
         max_body_bytes=_positive_int("MAX_BODY_BYTES", max_body, DEFAULT_MAX_BODY_BYTES),
         max_batch_events=_positive_int("MAX_BATCH_EVENTS", max_batch, DEFAULT_MAX_BATCH_EVENTS),
         allowed_event_names=names,
@@ -386,6 +428,75 @@ def object_body(events: list[dict[str, Any]], metadata: dict[str, Any], is_batch
         ) from None
 
 
+def firehose_records(events: list[dict[str, Any]], metadata: dict[str, Any]) -> list[bytes]:
+    """One newline-terminated JSON record per event: the client's object plus ``_ingest``."""
+    records = []
+    for index, item in enumerate(events):
+        try:
+            record = _OBJECT_ENCODER.encode({**item, "_ingest": metadata}).encode("utf-8")
+        except UnicodeEncodeError:
+            raise RequestRejected(
+                400, "Request body is not valid JSON text: it contains an unpaired UTF-16 surrogate"
+            ) from None
+        if len(record) + 1 > FIREHOSE_MAX_RECORD_BYTES:
+            where = f"events[{index}]" if len(events) > 1 else "The event"
+            raise RequestRejected(
+                413,
+                f"{where} is {len(record) + 1} bytes with its metadata, more than the "
+                f"{FIREHOSE_MAX_RECORD_BYTES} bytes a delivery stream record may hold",
+            )
+        records.append(record + b"\n")
+    return records
+
+
+def _calls(records: list[bytes], pending: list[int]) -> list[list[int]]:
+    """``pending`` (record indexes) cut into PutRecordBatch calls within its limits."""
+    calls: list[list[int]] = [[]]
+    size = 0
+    for index in pending:
+        length = len(records[index])
+        if calls[-1] and (
+            len(calls[-1]) == FIREHOSE_MAX_RECORDS or size + length > FIREHOSE_MAX_CALL_BYTES
+        ):
+            calls.append([])
+            size = 0
+        calls[-1].append(index)
+        size += length
+    return calls
+
+
+def put_records(client: Any, stream: str, records: list[bytes]) -> tuple[int, int]:
+    """Deliver every record, retrying only those Firehose refused, with backoff.
+
+    Returns (attempts, records retried); raises :class:`DeliveryFailed` when some
+    are still refused after ``FIREHOSE_ATTEMPTS`` attempts.  A whole call that fails
+    (throttling, a 5xx) is retried by botocore's own retry policy first.
+    """
+    pending = list(range(len(records)))
+    retried = 0
+    errors: dict[str, int] = {}
+    for attempt in range(1, FIREHOSE_ATTEMPTS + 1):
+        refused = []
+        errors = {}
+        for call in _calls(records, pending):
+            response = client.put_record_batch(
+                DeliveryStreamName=stream, Records=[{"Data": records[i]} for i in call]
+            )
+            if not response.get("FailedPutCount"):
+                continue
+            for index, result in zip(call, response["RequestResponses"], strict=True):
+                if "ErrorCode" in result:
+                    refused.append(index)
+                    errors[result["ErrorCode"]] = errors.get(result["ErrorCode"], 0) + 1
+        if not refused:
+            return attempt, retried
+        pending = refused
+        if attempt < FIREHOSE_ATTEMPTS:
+            retried += len(refused)
+            time.sleep(random.uniform(0, FIREHOSE_BACKOFF_SECONDS * 2 ** (attempt - 1)))  # noqa: S311
+    raise DeliveryFailed(len(pending), len(records), errors, FIREHOSE_ATTEMPTS)
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -397,21 +508,38 @@ def _s3() -> Any:
     return _s3_client
 
 
+def _firehose() -> Any:
+    global _firehose_client  # as _s3
+    if _firehose_client is None:
+        _firehose_client = boto3.client("firehose")
+    return _firehose_client
+
+
 # --------------------------------------------------------------------------- handler
 
 
-def _describe_failure(exc: Exception, key: str | None) -> tuple[str, dict[str, Any]]:
-    """Log fields for a 500: the S3 error code, or the traceback of an unexpected error."""
+def _describe_failure(exc: Exception, writing: bool) -> tuple[str, dict[str, Any]]:
+    """Log fields for a 500: what the sink refused, or the traceback of an unexpected error."""
     details: dict[str, Any] = {"errorType": type(exc).__name__, "error": str(exc)}
+    if isinstance(exc, DeliveryFailed):
+        details.update(
+            recordsFailed=exc.failed,
+            errorCodes=exc.errors,
+            attempts=exc.attempts,
+            **_metrics(InternalErrors=1, RecordsFailed=exc.failed),
+        )
+        return "delivery to Firehose failed", details
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         details["errorCode"] = response.get("Error", {}).get("Code")
-    if key is None:
+    if not writing:
         import traceback  # only on this rare path: keeps the module's import light
 
         details["stack"] = traceback.format_exc()
     details.update(_metrics(InternalErrors=1))
-    return ("write to S3 failed" if key else "unexpected error"), details
+    if not writing:
+        return "unexpected error", details
+    return "write to S3 failed", details
 
 
 def _response(status: int, payload: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -438,7 +566,13 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         "requestId": getattr(context, "aws_request_id", None),
         "apiRequestId": _mapping(_mapping(event).get("requestContext")).get("requestId"),
     }
-    key = None
+    # where the events go, in every line about this request (the S3 key once chosen)
+    where: dict[str, Any] = (
+        {"bucket": settings.target, "key": None}
+        if settings.sink == "s3"
+        else {"deliveryStream": settings.target}
+    )
+    writing = False
     try:
         events, is_batch = parse_request(event, settings)
         for item in events:
@@ -449,9 +583,24 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
                 userId=_loggable_user_id(item.get("userId")),
             )
         metadata = ingest_metadata(event, received_at)
-        body = object_body(events, metadata, is_batch)
-        key = object_key(received_at, is_batch)
-        _s3().put_object(Bucket=settings.bucket, Key=key, Body=body, ContentType="application/json")
+        if settings.sink == "s3":
+            body = object_body(events, metadata, is_batch)
+            where["key"] = key = object_key(received_at, is_batch)
+            writing = True
+            _s3().put_object(
+                Bucket=settings.target, Key=key, Body=body, ContentType="application/json"
+            )
+            written: dict[str, Any] = {"bytes": len(body)}
+        else:
+            records = firehose_records(events, metadata)
+            writing = True
+            attempts, retried = put_records(_firehose(), settings.target, records)
+            written = {
+                "bytes": sum(map(len, records)),
+                "records": len(records),
+                "attempts": attempts,
+                "recordsRetried": retried,
+            }
     except RequestRejected as exc:
         log.warning(
             "request rejected",
@@ -462,15 +611,14 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         )
         return _response(exc.status, {"success": False, "message": exc.message})
     except Exception as exc:
-        message, details = _describe_failure(exc, key)
-        log.error(message, **ids, bucket=settings.bucket, key=key, **details)
+        message, details = _describe_failure(exc, writing)
+        log.error(message, **ids, **where, **details)
         return _response(500, {"success": False, "message": "Internal error"})
     log.info(
         "events stored",
         **ids,
-        bucket=settings.bucket,
-        key=key,
-        bytes=len(body),
+        **where,
+        **written,
         durationMs=round((time.perf_counter() - started) * 1000, 3),
         **_metrics(EventsStored=len(events)),
     )

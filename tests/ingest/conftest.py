@@ -74,6 +74,8 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_PROFILE",
         "AWS_ENDPOINT_URL",
         "AWS_ENDPOINT_URL_S3",
+        "INGEST_SINK",
+        "DELIVERY_STREAM_NAME",
         "MAX_BODY_BYTES",
         "MAX_BATCH_EVENTS",
         "ALLOWED_EVENT_NAMES",
