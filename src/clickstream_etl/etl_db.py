@@ -37,6 +37,9 @@ from clickstream_etl import etl_transform
 from clickstream_etl.etl_config import Settings
 
 STAGING_TABLE = "etl_staging"
+# The events table's columns a load writes: etl_transform.COLUMNS (each row's COPY
+# line), then the run's id; the table's other columns keep their defaults.
+RUN_ID_COLUMN = "etl_run_id"
 RETRYABLE = (psycopg2.errors.DeadlockDetected, psycopg2.errors.SerializationFailure)
 BATCH_ATTEMPTS = 3
 COPY_CHUNK_BYTES = 8 * 1024 * 1024
@@ -183,11 +186,12 @@ def prepare_session(conn: Connection, settings: Settings) -> None:
 def _insert_sql(settings: Settings) -> sql.Composed:
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in etl_transform.COLUMNS)
     return sql.SQL(
-        "INSERT INTO {target} ({columns}, etl_run_id) SELECT {columns}, %s FROM {staging}"
+        "INSERT INTO {target} ({columns}, {run_id}) SELECT {columns}, %s FROM {staging}"
         " ON CONFLICT (event_id) DO NOTHING"
     ).format(
         target=target_identifier(settings),
         columns=columns,
+        run_id=sql.Identifier(RUN_ID_COLUMN),
         staging=sql.Identifier(STAGING_TABLE),
     )
 
@@ -199,8 +203,8 @@ def _copy_sql() -> str:
 
 def _direct_copy_sql(settings: Settings) -> sql.Composed:
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in etl_transform.COLUMNS)
-    return sql.SQL("COPY {target} ({columns}, etl_run_id) FROM STDIN").format(
-        target=target_identifier(settings), columns=columns
+    return sql.SQL("COPY {target} ({columns}, {run_id}) FROM STDIN").format(
+        target=target_identifier(settings), columns=columns, run_id=sql.Identifier(RUN_ID_COLUMN)
     )
 
 

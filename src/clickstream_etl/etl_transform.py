@@ -41,7 +41,10 @@ EPOCH_MS_THRESHOLD = 100_000_000_000
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
-# COPY column order of the staging table (etl_db.STAGING_COLUMNS repeats it).
+# The events table's columns a row holds, in the order of its values and of its COPY
+# line.  etl_db names them (then etl_run_id) in its COPY into the events table or into
+# the staging table made LIKE it, so this tuple alone orders them;
+# tests/etl/test_columns.py holds the names to the migrations.
 COLUMNS = (
     "event_id",
     "event_timestamp",
@@ -68,36 +71,33 @@ COLUMNS = (
     "source_object_key",
     "source_event_index",
 )
+# column -> its value's position in a row: map_event sets each value by column name
+SLOT = {column: slot for slot, column in enumerate(COLUMNS)}
 
-# top-level payload key -> column, for plain text fields
+# top-level payload key -> (the slot of) its column, for plain text fields
 TEXT_FIELDS = (
-    ("userId", "user_id"),
-    ("userLoginState", "user_login_state"),
-    ("clientId", "client_id"),
-    ("sessionId", "session_id"),
-    ("pageUrl", "page_url"),
-    ("referrer", "referrer"),
+    ("userId", SLOT["user_id"]),
+    ("userLoginState", SLOT["user_login_state"]),
+    ("clientId", SLOT["client_id"]),
+    ("sessionId", SLOT["session_id"]),
+    ("pageUrl", SLOT["page_url"]),
+    ("referrer", SLOT["referrer"]),
 )
 IDENTITY_SOURCE_KEYS = ("identity_source", "identitySource")
 PRODUCT_TEXT_FIELDS = (
-    ("id", "context_product_id"),
-    ("name", "context_product_name"),
-    ("category", "context_product_category"),
-    ("urlPath", "context_product_url_path"),
+    ("id", SLOT["context_product_id"]),
+    ("name", SLOT["context_product_name"]),
+    ("category", SLOT["context_product_category"]),
+    ("urlPath", SLOT["context_product_url_path"]),
 )
 PRODUCT_PRICE_FIELDS = (
-    ("price", "context_product_price"),
-    ("discountPrice", "context_product_discount_price"),
+    ("price", SLOT["context_product_price"]),
+    ("discountPrice", SLOT["context_product_discount_price"]),
 )
-TEXT_SOURCES = tuple(source for source, _ in TEXT_FIELDS)
-PRODUCT_COLUMNS = COLUMNS[
-    COLUMNS.index("context_product_id") : COLUMNS.index("context_product_url_path") + 1
-]
-PRODUCT_SLOTS = {column: slot for slot, column in enumerate(PRODUCT_COLUMNS)}
 # payload keys a column holds: left out of payload_extra unless held only after coercion
 MAPPED_KEYS = frozenset(
-    {"eventName", "eventId", *TEXT_SOURCES, *IDENTITY_SOURCE_KEYS, "isFirstVisit", "product"}
-    | {"_ingest"}
+    {"eventName", "eventId", *IDENTITY_SOURCE_KEYS, "isFirstVisit", "product", "_ingest"}
+    | {source for source, _ in TEXT_FIELDS}
 )
 TRUE_STRINGS = frozenset({"true", "1", "yes", "y", "on"})
 FALSE_STRINGS = frozenset({"false", "0", "no", "n", "off"})
@@ -440,7 +440,10 @@ def map_event(
     if event_id is None:
         event_id = generated_event_id(key, index)
 
-    texts = [_text_field(get(source), source, kept) for source in TEXT_SOURCES]
+    # the row's values in COLUMNS order, each set by its column's name (SLOT); else NULL
+    fields: list[Any] = [None] * len(COLUMNS)
+    for source, slot in TEXT_FIELDS:
+        fields[slot] = _text_field(get(source), source, kept)
     identity_source = None
     for source in IDENTITY_SOURCE_KEYS:
         if source in payload:
@@ -457,24 +460,22 @@ def map_event(
         if not verbatim:
             kept.append("isFirstVisit")
 
-    # product context, in PRODUCT_COLUMNS order
     product = get("product")
-    product_values: list[Any] = [None] * len(PRODUCT_COLUMNS)
     product_rest: dict[str, Any] = {}
     if isinstance(product, dict):
         product_consumed: set[str] = set()
-        for source, column in PRODUCT_TEXT_FIELDS:
+        for source, slot in PRODUCT_TEXT_FIELDS:
             value, verbatim = to_text(product.get(source), f"product.{source}")
-            product_values[PRODUCT_SLOTS[column]] = value
+            fields[slot] = value
             if verbatim:
                 product_consumed.add(source)
-        for source, column in PRODUCT_PRICE_FIELDS:
+        for source, slot in PRODUCT_PRICE_FIELDS:
             value, verbatim = to_bigint(product.get(source), f"product.{source}")
-            product_values[PRODUCT_SLOTS[column]] = value
+            fields[slot] = value
             if verbatim:
                 product_consumed.add(source)
         brand, brand_keys = pick_brand(product)
-        product_values[PRODUCT_SLOTS["context_product_brand"]] = brand
+        fields[SLOT["context_product_brand"]] = brand
         product_consumed |= brand_keys
         product_rest = {k: v for k, v in product.items() if k not in product_consumed}
     elif product is not None:
@@ -511,27 +512,17 @@ def map_event(
     if product_rest:
         extra = {"product": product_rest, **extra}
 
-    # in COLUMNS order
-    fields = (
-        event_id,
-        moment,
-        name,
-        texts[0],  # user_id
-        texts[1],  # user_login_state
-        identity_source,
-        texts[2],  # client_id
-        texts[3],  # session_id
-        first_visit,
-        *product_values,
-        texts[4],  # page_url
-        texts[5],  # referrer
-        extra,
-        ingest_metadata,
-        id_generated,
-        source,
-        key,
-        index,
-    )
+    fields[SLOT["event_id"]] = event_id
+    fields[SLOT["event_timestamp"]] = moment
+    fields[SLOT["event_name"]] = name
+    fields[SLOT["identity_source"]] = identity_source
+    fields[SLOT["is_first_visit"]] = first_visit
+    fields[SLOT["payload_extra"]] = extra
+    fields[SLOT["ingest_metadata"]] = ingest_metadata
+    fields[SLOT["event_id_generated"]] = id_generated
+    fields[SLOT["event_timestamp_source"]] = source
+    fields[SLOT["source_object_key"]] = key
+    fields[SLOT["source_event_index"]] = index
     if may_contain_nul and contains_nul(fields):
         raise EventRejected(
             "event contains a NUL character (\\u0000), which PostgreSQL cannot store"
@@ -542,7 +533,7 @@ def map_event(
         if isinstance(exc, EventRejected):
             raise
         raise EventRejected(f"event is not valid JSON for PostgreSQL: {exc}") from None
-    return Row(event_id, hour_of(moment), fields, line)
+    return Row(event_id, hour_of(moment), tuple(fields), line)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -485,6 +485,11 @@ def test_copy_field_escaping(value: object, expected: str) -> None:
     assert t.copy_field(value) == expected
 
 
+def test_full_payload_sets_every_column() -> None:
+    """map_event sets values by column name: a column it never sets would be NULL in every row."""
+    assert [column for column, value in mapped(with_changes()).items() if value is None] == []
+
+
 def test_copy_line_has_one_field_per_column() -> None:
     row = t.map_event(with_changes(), key=KEY, index=0, last_modified=None)
     fields = row.copy_line.decode().rstrip("\n").split("\t")
