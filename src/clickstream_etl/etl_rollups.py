@@ -204,9 +204,9 @@ GROUP BY p.day, p.context_product_id;
 
 # The strict funnel in one pass, over the steps of public.funnel_steps (migration 0006):
 # each unit's step numbers of the day as a string in time order (equal timestamps: lower
-# step first, so "at the same moment" counts as in order) and the deepest step k whose
-# pattern 1.*2.* ... k it matches.  Linear in the day's events; the same figures as the
-# earlier self-join of the steps (tests prove it).
+# step first, so "at the same moment" counts as in order); step k is reached in order
+# when that string matches 1.*2.* ... k.  Linear in the day's events; the same figures
+# as the earlier self-join of the steps (tests prove it).
 FUNNEL_SQL = """
 DELETE FROM public.daily_funnel WHERE day = ANY(%(days)s::date[]);
 WITH steps AS (
@@ -221,13 +221,9 @@ WITH steps AS (
                AS sequence
     FROM ev WHERE ev.unit IS NOT NULL
     GROUP BY ev.day, ev.unit
-), reached AS (
-    SELECT q.day, (SELECT coalesce(max(st.step_no), 0) FROM steps st
-                   WHERE q.sequence ~ st.pattern) AS depth
-    FROM sequences q
 ), in_order AS (
-    SELECT r.day, st.step_no, count(*) FILTER (WHERE r.depth >= st.step_no) AS n
-    FROM reached r CROSS JOIN steps st
+    SELECT q.day, st.step_no, count(*) FILTER (WHERE q.sequence ~ st.pattern) AS n
+    FROM sequences q CROSS JOIN steps st
     GROUP BY 1, 2
 ), totals AS (
     SELECT ev.day, ev.step_no, count(*) AS events, count(DISTINCT ev.unit) AS sessions
