@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from clickstream_etl import etl_transform
+
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 SSL_TRUE = frozenset({"true", "1", "yes", "on"})
 SSL_FALSE = frozenset({"false", "0", "no", "off"})
@@ -79,13 +81,18 @@ class Settings:
     max_hours_per_run: int
     fetch_concurrency: int
     load_connections: int
-    max_object_bytes: int
+    max_document_bytes: int
     metrics_namespace: str
     time_margin_ms: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
+        if env.get("ETL_MAX_OBJECT_BYTES", "").strip():
+            raise ConfigError(
+                "ETL_MAX_OBJECT_BYTES is no longer read: objects of newline-delimited JSON"
+                " may be of any size; ETL_MAX_DOCUMENT_BYTES limits a JSON document"
+            )
         schema, table = table_name(env.get("TARGET_TABLE"))
         return cls(
             bucket=_required(env, "RAW_BUCKET_NAME"),
@@ -103,7 +110,9 @@ class Settings:
             max_hours_per_run=_int(env, "ETL_MAX_HOURS_PER_RUN", 168, 1, 24 * 366),
             fetch_concurrency=_int(env, "ETL_FETCH_CONCURRENCY", 16, 1, 256),
             load_connections=_int(env, "ETL_LOAD_CONNECTIONS", 2, 1, 2),
-            max_object_bytes=_int(env, "ETL_MAX_OBJECT_BYTES", 16 * 1024 * 1024, 1, 2**31),
+            max_document_bytes=_int(
+                env, "ETL_MAX_DOCUMENT_BYTES", etl_transform.MAX_DOCUMENT_BYTES, 1, 2**31
+            ),
             metrics_namespace=env.get("ETL_METRICS_NAMESPACE", "").strip() or "Clickstream/ETL",
             time_margin_ms=_int(env, "ETL_TIME_MARGIN_MS", 30_000, 0, 15 * 60 * 1000),
         )

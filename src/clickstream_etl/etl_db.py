@@ -16,16 +16,26 @@ Exactly once, concurrency-safe, without a global lock:
 3. Rejects of the claimed objects and the event hours whose rollups are now stale
    are written in the same transaction, which then commits: an object's manifest
    row, events and rejects exist together or not at all.
+
+An object too large for one part (etl_transform.StreamedObject: a newline-delimited
+object of any size) is a transaction of its own, with the same guarantees: it is
+claimed first (manifest row with counts of 0), then each part, as it is read, is
+COPYed (2.) and its rejects written; the counts go into the manifest row last, the
+hours are queued, and it commits.  A read that fails on the way (etl_s3 resumes a
+broken GET, then gives up) rolls the whole object back and it is retried by the next
+run; a deadlock or serialization failure retries it from a new read.  Memory holds a
+part at a time; the transaction holds the object.
 """
 
 from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
 import psycopg2
@@ -94,6 +104,7 @@ RUN_COUNTERS = {
     "objects_already_loaded": "ObjectsAlreadyLoaded",
     "objects_rejected": "ObjectsRejected",
     "objects_failed": "ObjectsFailed",
+    "events_read": "EventsRead",
     "events_rejected": "EventsRejected",
     "rows_inserted": "RowsInserted",
     "rows_duplicate": "RowsDuplicate",
@@ -145,6 +156,7 @@ class BatchResult:
     objects_loaded: int = 0
     objects_already_loaded: int = 0
     objects_rejected: int = 0
+    events_read: int = 0
     events_rejected: int = 0
     rows_inserted: int = 0
     rows_duplicate: int = 0
@@ -165,6 +177,11 @@ REJECTS_SQL = """
 INSERT INTO public.etl_rejects (object_key, etag, event_index, reason, excerpt, run_id)
 SELECT k, e, i, r, x, %s
 FROM unnest(%s::text[], %s::text[], %s::integer[], %s::text[], %s::text[]) AS t(k, e, i, r, x)
+"""
+
+COUNTS_SQL = """
+UPDATE public.etl_manifest SET row_count = %s, reject_count = %s
+WHERE object_key = %s AND etag = %s
 """
 
 PENDING_SQL = """
@@ -233,7 +250,69 @@ def _insert_rows(
         return count
     cur.copy_expert(_copy_sql(), io.BytesIO(data), size=COPY_CHUNK_BYTES)
     cur.execute(_insert_sql(settings), (run_id,))
-    return cur.rowcount
+    inserted = cur.rowcount
+    # emptied now, not at commit: an object loaded in parts may come this way again
+    cur.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(STAGING_TABLE)))
+    return inserted
+
+
+def _claim(
+    cur: psycopg2.extensions.cursor,
+    run_id: int,
+    objects: Sequence[etl_transform.ParsedObject],
+    counted: bool = True,
+) -> set[tuple[str, str]]:
+    """Claim the objects (sorted by key and ETag); the (key, etag) pairs claimed.
+
+    ``counted`` false: their counts are not known yet (0 until :data:`COUNTS_SQL`).
+    """
+    cur.execute(
+        CLAIM_SQL,
+        (
+            run_id,
+            [o.key for o in objects],
+            [o.etag for o in objects],
+            [o.object_hour for o in objects],
+            [o.last_modified for o in objects],
+            [o.size for o in objects],
+            [len(o.rows) if counted else 0 for o in objects],
+            [len(o.rejects) if counted else 0 for o in objects],
+        ),
+    )
+    return set(cur.fetchall())
+
+
+def _write_rejects(
+    cur: psycopg2.extensions.cursor, run_id: int, objects: Iterable[etl_transform.ParsedObject]
+) -> None:
+    rejects = [(o, r) for o in objects for r in o.rejects]
+    if rejects:
+        cur.execute(
+            REJECTS_SQL,
+            (
+                run_id,
+                [o.key for o, _ in rejects],
+                [o.etag for o, _ in rejects],
+                [r.event_index for _, r in rejects],
+                [r.reason for _, r in rejects],
+                [r.excerpt for _, r in rejects],
+            ),
+        )
+
+
+def _insert_unique(
+    cur: psycopg2.extensions.cursor,
+    settings: Settings,
+    run_id: int,
+    objects: Sequence[etl_transform.ParsedObject],
+) -> tuple[list[etl_transform.Row], int]:
+    """The objects' rows, first of each event_id (sorted), and how many were new."""
+    rows = etl_transform.unique_rows(objects)
+    if not rows:
+        return rows, 0
+    # few large writes: each one re-takes the GIL from the threads parsing objects
+    data = b"".join(row.copy_line for row in rows)
+    return rows, _insert_rows(cur, settings, run_id, data, len(rows))
 
 
 def _load_once(
@@ -246,47 +325,17 @@ def _load_once(
     result = BatchResult()
     ordered = sorted(objects, key=lambda o: (o.key, o.etag))
     with conn, conn.cursor() as cur:
-        cur.execute(
-            CLAIM_SQL,
-            (
-                run_id,
-                [o.key for o in ordered],
-                [o.etag for o in ordered],
-                [o.object_hour for o in ordered],
-                [o.last_modified for o in ordered],
-                [o.size for o in ordered],
-                [len(o.rows) for o in ordered],
-                [len(o.rejects) for o in ordered],
-            ),
-        )
-        claimed_keys = set(cur.fetchall())
+        claimed_keys = _claim(cur, run_id, ordered)
         claimed = [o for o in ordered if (o.key, o.etag) in claimed_keys]
         result.objects_already_loaded = len(ordered) - len(claimed)
         result.objects_loaded = sum(1 for o in claimed if not o.object_rejected)
         result.objects_rejected = sum(1 for o in claimed if o.object_rejected)
         result.events_rejected = sum(o.events_rejected for o in claimed)
+        result.events_read = sum(o.events_read for o in claimed)
 
-        rows = etl_transform.unique_rows(claimed)
-        valid = sum(len(o.rows) for o in claimed)
-        if rows:
-            # few large writes: each one re-takes the GIL from the threads parsing objects
-            data = b"".join(row.copy_line for row in rows)
-            result.rows_inserted = _insert_rows(cur, settings, run_id, data, len(rows))
-        result.rows_duplicate = valid - result.rows_inserted
-
-        rejects = [(o, r) for o in claimed for r in o.rejects]
-        if rejects:
-            cur.execute(
-                REJECTS_SQL,
-                (
-                    run_id,
-                    [o.key for o, _ in rejects],
-                    [o.etag for o, _ in rejects],
-                    [r.event_index for _, r in rejects],
-                    [r.reason for _, r in rejects],
-                    [r.excerpt for _, r in rejects],
-                ),
-            )
+        rows, result.rows_inserted = _insert_unique(cur, settings, run_id, claimed)
+        result.rows_duplicate = sum(len(o.rows) for o in claimed) - result.rows_inserted
+        _write_rejects(cur, run_id, claimed)
         if result.rows_inserted:
             cur.execute(PENDING_SQL, (sorted({row.event_hour for row in rows}),))
         if before_commit is not None:
@@ -294,18 +343,98 @@ def _load_once(
     return result
 
 
+def _load_parts(
+    conn: Connection,
+    settings: Settings,
+    run_id: int,
+    first: etl_transform.ParsedObject,
+    parts: Iterator[etl_transform.ParsedObject],
+    before_commit: Callable[[], None] | None,
+) -> BatchResult:
+    """One object, part after part, in one transaction (see the module's docstring)."""
+    result = BatchResult()
+    with conn, conn.cursor() as cur:
+        if not _claim(cur, run_id, [first], counted=False):
+            result.objects_already_loaded = 1
+            return result
+        hours: set[datetime] = set()
+        valid = rejected = 0
+        for part in parts:
+            rows, inserted = _insert_unique(cur, settings, run_id, [part])
+            if inserted:
+                hours.update(row.event_hour for row in rows)
+            result.rows_inserted += inserted
+            _write_rejects(cur, run_id, [part])
+            valid += len(part.rows)
+            rejected += len(part.rejects)
+        cur.execute(COUNTS_SQL, (valid, rejected, first.key, first.etag))
+        if hours:
+            cur.execute(PENDING_SQL, (sorted(hours),))
+        result.objects_loaded = 1
+        result.events_rejected = rejected
+        result.events_read = valid + rejected
+        result.rows_duplicate = valid - result.rows_inserted
+        if before_commit is not None:
+            before_commit()
+    return result
+
+
+def load_streamed(
+    conn: Connection,
+    settings: Settings,
+    run_id: int,
+    streamed: etl_transform.StreamedObject,
+    before_commit: Callable[[], None] | None = None,
+) -> BatchResult:
+    """Load an object read in parts in one transaction; a retry reads it again.
+
+    When its bytes cannot be read, nothing of it is loaded: ``streamed.error`` says
+    why, and the result counts nothing (the next run loads it).
+    """
+    parts: Iterator[etl_transform.ParsedObject] = streamed.rest
+    try:
+        for attempt in range(1, BATCH_ATTEMPTS + 1):
+            try:
+                first = streamed.first if attempt == 1 else next(parts)
+                return _load_parts(
+                    conn, settings, run_id, first, chain([first], parts), before_commit
+                )
+            except RETRYABLE:
+                if attempt == BATCH_ATTEMPTS:
+                    raise
+                _close(parts)
+                time.sleep(0.05 * attempt)
+                parts = streamed.reopen()
+    except etl_transform.ObjectReadError as exc:
+        streamed.error = str(exc)
+        return BatchResult()
+    finally:
+        _close(parts)
+        streamed.close()
+    raise AssertionError("unreachable")
+
+
+def _close(parts: Iterator[Any]) -> None:
+    close = getattr(parts, "close", None)
+    if close is not None:
+        close()
+
+
 def load_batch(
     conn: Connection,
     settings: Settings,
     run_id: int,
-    objects: Sequence[etl_transform.ParsedObject],
+    objects: Sequence[etl_transform.Loadable],
     before_commit: Callable[[], None] | None = None,
 ) -> BatchResult:
     """Load the objects in one transaction; retried on deadlock or serialization failure.
 
+    An object read in parts (a StreamedObject) comes alone: :func:`load_streamed`.
     ``before_commit`` runs inside the transaction just before COMMIT (fault injection
     for tests: a database that disappears there must leave nothing behind).
     """
+    if len(objects) == 1 and isinstance(objects[0], etl_transform.StreamedObject):
+        return load_streamed(conn, settings, run_id, objects[0], before_commit)
     for attempt in range(1, BATCH_ATTEMPTS + 1):
         try:
             return _load_once(conn, settings, run_id, objects, before_commit)
@@ -330,7 +459,7 @@ class BatchLoader:
         connections: Sequence[Connection],
         settings: Settings,
         run_id: int,
-        on_result: Callable[[Sequence[etl_transform.ParsedObject], BatchResult], None],
+        on_result: Callable[[Sequence[etl_transform.Loadable], BatchResult], None],
     ) -> None:
         self._free = list(connections)
         self._settings = settings
@@ -341,9 +470,9 @@ class BatchLoader:
             if len(connections) > 1
             else None
         )
-        self._running: dict[Future, tuple[Connection, Sequence[etl_transform.ParsedObject]]] = {}
+        self._running: dict[Future, tuple[Connection, Sequence[etl_transform.Loadable]]] = {}
 
-    def submit(self, batch: Sequence[etl_transform.ParsedObject]) -> None:
+    def submit(self, batch: Sequence[etl_transform.Loadable]) -> None:
         if self._pool is None:
             self._on_result(batch, load_batch(self._free[0], self._settings, self._run_id, batch))
             return

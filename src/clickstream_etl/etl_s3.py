@@ -1,7 +1,15 @@
-"""List the hour prefixes of the raw bucket and fetch objects concurrently."""
+"""List the hour prefixes of the raw bucket and read objects concurrently, as streams.
+
+An object's GET body is read in chunks (:func:`body_chunks`, which resumes a read that
+breaks off with a ranged GET of the same ETag) and turned into rows a part at a time
+(etl_transform.read_parts): an object of one part comes back whole, a larger one as a
+StreamedObject whose further parts are read while the loader loads them.  Memory holds
+parts, never a whole large object.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -17,6 +25,16 @@ from clickstream_etl.etl_window import hour_prefix
 
 # In-flight GETs per worker: keeps the pool busy without buffering a whole hour.
 PREFETCH_PER_WORKER = 4
+# COPY text of a part: an object with more is read and loaded part by part.
+PART_BYTES = 8 * 1024 * 1024
+# What the objects being read, or read and not yet loaded, may hold (estimated from
+# their listed size, see read_estimate): bounds memory whatever the objects' sizes.
+PREFETCH_BYTES = 48 * 1024 * 1024
+# COPY text per stored byte assumed for that estimate: gzip of JSON inflates ~10x.
+EXPANSION = 16
+READ_CHUNK_BYTES = 256 * 1024
+# ranged GETs that resume a read that broke off, per object
+RESUME_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -80,38 +98,102 @@ def list_hours(
     return {hour: list_hour(s3, bucket, hour) for hour in hours}
 
 
+def body_chunks(s3: Any, bucket: str, key: str, etag: str, response: Any) -> Iterator[bytes]:
+    """An object's bytes in chunks, from its GET; a read that breaks off resumes.
+
+    The rest is asked for with a ranged GET of the same ETag (``IfMatch``), at most
+    :data:`RESUME_ATTEMPTS` times; then, or if the object changed, ObjectReadError.
+    """
+    body = response["Body"]
+    offset = resumed = 0
+    try:
+        while True:
+            try:
+                chunk = body.read(READ_CHUNK_BYTES)
+            except (BotoCoreError, OSError) as exc:
+                body.close()
+                broke = f"reading {key} broke off at byte {offset:,} ({type(exc).__name__}: {exc})"
+                if resumed == RESUME_ATTEMPTS:
+                    raise etl_transform.ObjectReadError(
+                        f"{broke}, after {resumed} resumed reads"
+                    ) from None
+                resumed += 1
+                try:
+                    body = s3.get_object(
+                        Bucket=bucket, Key=key, IfMatch=etag, Range=f"bytes={offset}-"
+                    )["Body"]
+                except (ClientError, BotoCoreError) as again:
+                    raise etl_transform.ObjectReadError(
+                        f"{broke}; resuming failed: {type(again).__name__}: {again}"
+                    ) from None
+                continue
+            if not chunk:
+                return
+            offset += len(chunk)
+            yield chunk
+    finally:
+        body.close()
+
+
+def read_estimate(listed: ListedObject, part_bytes: int) -> int:
+    """What reading the object may hold at most: a part, or less for a small object."""
+    return min(part_bytes, max(listed.size, 1) * EXPANSION)
+
+
 def fetch_one(
-    s3: Any, bucket: str, listed: ListedObject, max_bytes: int
-) -> etl_transform.ParsedObject | FetchFailure:
-    """GET and parse one object; the ETag and LastModified of what was read are kept."""
-    parsed_meta = {
-        "key": listed.key,
-        "etag": listed.etag,
-        "object_hour": listed.hour,
-        "last_modified": listed.last_modified,
-        "size": listed.size,
-    }
-    if listed.size > max_bytes:
-        return etl_transform.reject_object(
-            etl_transform.ParsedObject(**parsed_meta),
-            f"object is {listed.size} bytes, over the limit of {max_bytes} (ETL_MAX_OBJECT_BYTES)",
-        )
+    s3: Any,
+    bucket: str,
+    listed: ListedObject,
+    max_bytes: int,
+    part_rows: int = sys.maxsize,
+    part_bytes: int = PART_BYTES,
+) -> etl_transform.Loadable | FetchFailure:
+    """GET one object and read its first part; the ETag and LastModified read are kept.
+
+    Returns the whole object when it is one part, else a StreamedObject holding the
+    open read; FetchFailure when it cannot be read.  ``max_bytes``: the largest JSON
+    document read whole (ETL_MAX_DOCUMENT_BYTES); newline-delimited objects stream.
+    """
     try:
         response = s3.get_object(Bucket=bucket, Key=listed.key)
-        body = response["Body"].read()
     except (ClientError, BotoCoreError) as exc:
         return FetchFailure(listed, f"{type(exc).__name__}: {exc}")
-    if response.get("ETag"):
-        parsed_meta["etag"] = clean_etag(response["ETag"])
-    if response.get("LastModified"):
-        parsed_meta["last_modified"] = response["LastModified"].astimezone(UTC)
-    parsed_meta["size"] = len(body)
-    if len(body) > max_bytes:
-        return etl_transform.reject_object(
-            etl_transform.ParsedObject(**parsed_meta),
-            f"object is {len(body)} bytes, over the limit of {max_bytes} (ETL_MAX_OBJECT_BYTES)",
+    etag = clean_etag(response.get("ETag")) or listed.etag
+    modified = response.get("LastModified")
+    last_modified = modified.astimezone(UTC) if modified else listed.last_modified
+
+    def parts(read: Any) -> Iterator[etl_transform.ParsedObject]:
+        return etl_transform.read_parts(
+            body_chunks(s3, bucket, listed.key, etag, read),
+            key=listed.key,
+            etag=etag,
+            object_hour=listed.hour,
+            last_modified=last_modified,
+            size=int(response.get("ContentLength", listed.size)),
+            max_document_bytes=max_bytes,
+            part_rows=part_rows,
+            part_bytes=part_bytes,
+            keep_fields=False,
         )
-    return etl_transform.parse_object(body, **parsed_meta)
+
+    def reopen() -> Iterator[etl_transform.ParsedObject]:
+        try:
+            again = s3.get_object(Bucket=bucket, Key=listed.key, IfMatch=etag)
+        except (ClientError, BotoCoreError) as exc:
+            raise etl_transform.ObjectReadError(
+                f"reading {listed.key} again failed: {type(exc).__name__}: {exc}"
+            ) from None
+        return parts(again)
+
+    reader = parts(response)
+    try:
+        first = next(reader)
+    except etl_transform.ObjectReadError as exc:
+        return FetchFailure(listed, str(exc))
+    if first.complete:
+        reader.close()
+        return first
+    return etl_transform.StreamedObject(first, reader, reopen, source=listed)
 
 
 def fetch_all(
@@ -121,30 +203,38 @@ def fetch_all(
     *,
     concurrency: int,
     max_bytes: int,
-) -> Iterator[etl_transform.ParsedObject | FetchFailure]:
-    """Parsed objects in completion order, with at most ``concurrency`` GETs at a time.
+    part_rows: int = sys.maxsize,
+    part_bytes: int = PART_BYTES,
+) -> Iterator[etl_transform.Loadable | FetchFailure]:
+    """Objects read (whole, or their first part) in completion order, ``concurrency`` GETs
+    at a time.
 
-    The caller loads batches while later GETs are still running; the pool never
-    holds more than ``concurrency * PREFETCH_PER_WORKER`` finished objects.
+    The caller loads batches while later GETs are still running.  The objects being
+    read or read and not yet taken are at most ``concurrency * PREFETCH_PER_WORKER``,
+    and hold at most :data:`PREFETCH_BYTES` as :func:`read_estimate` reckons (one at
+    least); what the caller took is the caller's.
     """
     pending_objects = iter(objects)
     window = concurrency * PREFETCH_PER_WORKER
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="s3-get")
-    in_flight: set[Future] = set()
+    in_flight: dict[Future, int] = {}  # each read's estimate
 
     def refill() -> None:
-        while len(in_flight) < window:
+        held = sum(in_flight.values())
+        while len(in_flight) < window and (held < PREFETCH_BYTES or not in_flight):
             listed = next(pending_objects, None)
             if listed is None:
                 return
-            in_flight.add(pool.submit(fetch_one, s3, bucket, listed, max_bytes))
+            future = pool.submit(fetch_one, s3, bucket, listed, max_bytes, part_rows, part_bytes)
+            in_flight[future] = read_estimate(listed, part_bytes)
+            held += in_flight[future]
 
     try:
         refill()
         while in_flight:
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
-                in_flight.discard(future)
+                del in_flight[future]
                 yield future.result()
             refill()
     finally:

@@ -1,7 +1,8 @@
 """Parse raw S3 objects and map each event to a ``clickstream_events`` row.
 
-Pure functions, no I/O: the handler fetches bytes, this module turns them into
-rows (already formatted for PostgreSQL's COPY text format) and rejects.
+Pure functions, no I/O: etl_s3 streams an object's bytes, etl_raw tells its shape
+and splits it, this module turns its events into rows (already formatted for
+PostgreSQL's COPY text format) and rejects, a part of bounded size at a time.
 
 The mapping is the field projection table of docs/contracts.md#field-projection:
 
@@ -20,14 +21,16 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 from clickstream_common.json_types import json_type
+from clickstream_etl import etl_raw
 
 # Namespace of generated event ids: uuid5(NAMESPACE, "<object key>#<event index>").
 EVENT_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:clickstream:etl:event")
@@ -40,6 +43,9 @@ PAYLOAD_TIMESTAMP_KEYS = ("timestamp", "eventTimestamp")
 EPOCH_MS_THRESHOLD = 100_000_000_000
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+# The largest JSON document (single event, batch, array) read whole, once gunzipped,
+# and the longest line of a newline-delimited object (ETL_MAX_DOCUMENT_BYTES).
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 
 # The events table's columns a row holds, in the order of its values and of its COPY
 # line.  etl_db names them (then etl_run_id) in its COPY into the events table or into
@@ -115,11 +121,15 @@ class Reject:
 
 
 class Row(NamedTuple):
-    """One mapped event: its id, UTC hour, column values (COPY order) and COPY text line."""
+    """One mapped event: its id, UTC hour, column values (COPY order) and COPY text line.
+
+    ``fields`` is None in the rows the ETL reads for loading (``keep_fields=False``):
+    the load needs only the rest, and the values would keep the parsed event alive.
+    """
 
     event_id: str
     event_hour: datetime
-    fields: tuple[Any, ...]
+    fields: tuple[Any, ...] | None
     copy_line: bytes
 
     @property
@@ -130,6 +140,12 @@ class Row(NamedTuple):
 
 @dataclass
 class ParsedObject:
+    """An object's rows and rejects; or, with ``complete`` false, a part of them.
+
+    A part holds at most a load batch of records: the parts of one object follow one
+    another, the last one complete (see :func:`read_parts`).
+    """
+
     key: str
     etag: str
     object_hour: datetime
@@ -138,10 +154,51 @@ class ParsedObject:
     rows: list[Row] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     object_rejected: bool = False
+    complete: bool = True
+    copy_bytes: int = 0  # the COPY text of its rows
 
     @property
     def events_rejected(self) -> int:
         return 0 if self.object_rejected else len(self.rejects)
+
+    @property
+    def events_read(self) -> int:
+        """Its events, valid or rejected (an object refused whole holds none)."""
+        return len(self.rows) + self.events_rejected
+
+
+class ObjectReadError(RuntimeError):
+    """Reading an object's bytes failed (S3, the network): nothing of it may load."""
+
+
+@dataclass
+class StreamedObject:
+    """An object of more than one part: the first, read; the rest, read while loading.
+
+    The loader loads every part in one transaction, pulling them from ``rest`` (which
+    raises :class:`ObjectReadError` if the bytes cannot be read); a retried
+    transaction starts again from ``reopen()``, all parts of a new read.  ``source``
+    is what the reader listed; ``error`` is set when the object could not be read.
+    """
+
+    first: ParsedObject
+    rest: Iterator[ParsedObject]
+    reopen: Callable[[], Iterator[ParsedObject]]
+    source: Any = None
+    error: str | None = None
+
+    @property
+    def copy_bytes(self) -> int:
+        return self.first.copy_bytes
+
+    def close(self) -> None:
+        close = getattr(self.rest, "close", None)
+        if close is not None:
+            close()
+
+
+# what the reader hands the loader for one object
+Loadable = ParsedObject | StreamedObject
 
 
 # ---------------------------------------------------------------------------------------------
@@ -413,6 +470,7 @@ def map_event(
     last_modified: datetime | None,
     shared_ingest: dict[str, Any] | None = None,
     may_contain_nul: bool = True,
+    keep_fields: bool = True,
 ) -> Row:
     """Map one client event (plus ``_ingest``) to a row, or raise :class:`EventRejected`.
 
@@ -533,7 +591,7 @@ def map_event(
         if isinstance(exc, EventRejected):
             raise
         raise EventRejected(f"event is not valid JSON for PostgreSQL: {exc}") from None
-    return Row(event_id, hour_of(moment), tuple(fields), line)
+    return Row(event_id, hour_of(moment), tuple(fields) if keep_fields else None, line)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -554,7 +612,8 @@ def object_kind(key: str) -> str:
 
 
 def split_object(body: bytes, key: str = "") -> tuple[list[Any], dict[str, Any] | None, bool]:
-    """The events of one object, a batch-level ``_ingest``, and whether NUL may occur.
+    """The events of an object that is one JSON document, a batch-level ``_ingest``, and
+    whether NUL may occur (etl_raw tells documents from newline-delimited objects).
 
     The ingest Lambda writes ``event-<uuid>.json`` (one event object) and
     ``batch-<uuid>.json`` (``{"events": [...]}``, each element with its ``_ingest``);
@@ -601,38 +660,148 @@ def split_object(body: bytes, key: str = "") -> tuple[list[Any], dict[str, Any] 
     raise ValueError(f"top-level JSON must be an object or an array, got {json_type(document)}")
 
 
-def parse_object(
-    body: bytes,
+def _json_problem(exc: ValueError) -> str:
+    """A JSON error of one line, by column (the line is the event's index)."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg}: column {exc.colno}"
+    return str(exc)
+
+
+# one decoder for every line: NaN and Infinity are refused, as in a document
+_decode_line = json.JSONDecoder(parse_constant=_refuse_constant).decode
+
+
+def read_parts(
+    chunks: Iterable[bytes],
     *,
     key: str,
     etag: str,
     object_hour: datetime,
     last_modified: datetime | None,
     size: int,
-) -> ParsedObject:
-    parsed = ParsedObject(
-        key=key, etag=etag, object_hour=object_hour, last_modified=last_modified, size=size
-    )
+    max_document_bytes: int = MAX_DOCUMENT_BYTES,
+    part_rows: int = sys.maxsize,
+    part_bytes: int = sys.maxsize,
+    keep_fields: bool = True,
+) -> Iterator[ParsedObject]:
+    """The rows and rejects of an object whose bytes come in ``chunks``, part by part.
+
+    The shape comes from the bytes (etl_raw).  A part holds at most ``part_rows``
+    records (rows and rejects) and about ``part_bytes`` of COPY text; all parts but
+    the last have ``complete`` false, and none is made before the previous one was
+    taken, so memory holds a part, not the object.  Each event is parsed and mapped on
+    its own: a bad line or element is a :class:`Reject` with its index (the 0-based
+    line of a newline-delimited object, the element of an array or batch); an object
+    of which nothing can be read is one reject without index.  What iterating
+    ``chunks`` raises (a failed read) goes through.
+    """
+    meta = {
+        "key": key,
+        "etag": etag,
+        "object_hour": object_hour,
+        "last_modified": last_modified,
+        "size": size,
+        "complete": False,
+    }
+    part = ParsedObject(**meta)
     try:
-        events, shared_ingest, may_contain_nul = split_object(body, key)
-    except ValueError as exc:
-        return reject_object(parsed, str(exc), body)
-    for index, event in enumerate(events):
+        shape = etl_raw.open_object(chunks, max_document_bytes)
+    except etl_raw.ObjectUnreadable as exc:
+        part.complete = True
+        yield reject_object(part, str(exc), exc.head)
+        return
+    if isinstance(shape, etl_raw.Document):
         try:
-            parsed.rows.append(
-                map_event(
+            events, shared_ingest, may_contain_nul = split_object(shape.body, key)
+        except ValueError as exc:
+            part.complete = True
+            yield reject_object(part, str(exc), shape.body)
+            return
+        del shape  # the parsed events are all that is needed now
+        for index, event in enumerate(events):
+            if len(part.rows) + len(part.rejects) >= part_rows or part.copy_bytes >= part_bytes:
+                yield part
+                part = ParsedObject(**meta)
+            try:
+                row = map_event(
                     event,
                     key=key,
                     index=index,
                     last_modified=last_modified,
                     shared_ingest=shared_ingest,
                     may_contain_nul=may_contain_nul,
+                    keep_fields=keep_fields,
                 )
-            )
-        except EventRejected as exc:
-            parsed.rejects.append(Reject(index, str(exc), excerpt_of(event)))
-        except RecursionError:  # json.loads accepted it, a later step did not
-            parsed.rejects.append(Reject(index, "event is nested too deeply", excerpt_of(event)))
+            except EventRejected as exc:
+                part.rejects.append(Reject(index, str(exc), excerpt_of(event)))
+            except RecursionError:  # json.loads accepted it, a later step did not
+                part.rejects.append(Reject(index, "event is nested too deeply", excerpt_of(event)))
+            else:
+                part.rows.append(row)
+                part.copy_bytes += len(row.copy_line)
+        part.complete = True
+        yield part
+        return
+
+    # newline-delimited JSON: one event per line, read as the lines arrive
+    rows, rejects, records, copy_bytes = part.rows, part.rejects, 0, 0
+    for start, lines, problems in shape:
+        for index, line in enumerate(lines, start):
+            if not line or line.isspace():
+                continue
+            if records >= part_rows or copy_bytes >= part_bytes:
+                part.copy_bytes = copy_bytes
+                yield part
+                part = ParsedObject(**meta)
+                rows, rejects, records, copy_bytes = part.rows, part.rejects, 0, 0
+            records += 1
+            try:
+                text = line.decode()
+            except UnicodeDecodeError as exc:
+                reason = f"line {index} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+            else:
+                try:
+                    payload = _decode_line(text)
+                except RecursionError:
+                    reason = f"line {index} is not valid JSON: nested too deeply"
+                except ValueError as exc:
+                    reason = f"line {index} is not valid JSON: {_json_problem(exc)}"
+                    if index == shape.unterminated:
+                        reason += " (the object's last line, without a line break: cut short?)"
+                else:
+                    try:
+                        row = map_event(
+                            payload,
+                            key=key,
+                            index=index,
+                            last_modified=last_modified,
+                            may_contain_nul="\\u0000" in text,
+                            keep_fields=keep_fields,
+                        )
+                    except EventRejected as exc:
+                        reason = str(exc)
+                    except RecursionError:
+                        reason = "event is nested too deeply"
+                    else:
+                        rows.append(row)
+                        copy_bytes += len(row.copy_line)
+                        continue
+            rejects.append(Reject(index, reason, excerpt_of(line)))
+        for index, reason, head in problems:
+            records += 1
+            rejects.append(Reject(index, reason, excerpt_of(head)))
+    part.copy_bytes = copy_bytes
+    part.complete = True
+    yield part
+
+
+def parse_object(body: bytes, **meta: Any) -> ParsedObject:
+    """A whole object from its bytes, every row with its values (tests, tools, benchmarks).
+
+    The ETL's own reading (:func:`read_parts`, whose keywords ``meta`` are: key, etag,
+    object_hour, last_modified, size, optionally max_document_bytes), in one part.
+    """
+    (parsed,) = read_parts([body], **meta)
     return parsed
 
 

@@ -25,6 +25,8 @@ SERVICE = "clickstream-etl"
 
 # Objects per transaction, whatever their size: bounds the manifest claim.
 MAX_OBJECTS_PER_BATCH = 2000
+# COPY text per transaction of whole objects, whatever their records: bounds memory.
+MAX_BATCH_BYTES = etl_s3.PART_BYTES
 
 
 class EtlIncompleteError(RuntimeError):
@@ -32,22 +34,31 @@ class EtlIncompleteError(RuntimeError):
 
 
 def batches(
-    fetched: Iterable[etl_transform.ParsedObject | etl_s3.FetchFailure],
+    fetched: Iterable[etl_transform.Loadable | etl_s3.FetchFailure],
     max_rows: int,
     failures: list[etl_s3.FetchFailure],
-) -> Iterator[list[etl_transform.ParsedObject]]:
-    """Group parsed objects into object-aligned batches of about ``max_rows`` records."""
-    batch: list[etl_transform.ParsedObject] = []
-    records = 0
+) -> Iterator[list[etl_transform.Loadable]]:
+    """Group whole objects into batches of about ``max_rows`` records (and at most about
+    MAX_BATCH_BYTES of COPY text); an object read in parts is a batch of its own."""
+    batch: list[etl_transform.Loadable] = []
+    records = copy_bytes = 0
     for item in fetched:
         if isinstance(item, etl_s3.FetchFailure):
             failures.append(item)
             continue
+        if isinstance(item, etl_transform.StreamedObject):
+            yield [item]
+            continue
         batch.append(item)
         records += len(item.rows) + len(item.rejects)
-        if records >= max_rows or len(batch) >= MAX_OBJECTS_PER_BATCH:
+        copy_bytes += item.copy_bytes
+        if (
+            records >= max_rows
+            or copy_bytes >= MAX_BATCH_BYTES
+            or len(batch) >= MAX_OBJECTS_PER_BATCH
+        ):
             yield batch
-            batch, records = [], 0
+            batch, records, copy_bytes = [], 0, 0
     if batch:
         yield batch
 
@@ -134,6 +145,9 @@ def _load(
         def record(batch: list, result: etl_db.BatchResult) -> None:
             for name, value in vars(result).items():
                 counts[name] += value
+            for item in batch:  # an object read in parts whose read broke off
+                if getattr(item, "error", None):
+                    failures.append(etl_s3.FetchFailure(item.source, item.error))
             log.info("batch loaded", objects=len(batch), **vars(result))
 
         connections = [conn]
@@ -144,7 +158,8 @@ def _load(
             settings.bucket,
             pending,
             concurrency=settings.fetch_concurrency,
-            max_bytes=settings.max_object_bytes,
+            max_bytes=settings.max_document_bytes,
+            part_rows=settings.max_records_per_batch,
         )
         try:
             for connection in connections:

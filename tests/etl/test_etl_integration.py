@@ -5,7 +5,6 @@ and the rejects table exactly the bad ones."""
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +17,7 @@ from etl_test_helpers import (
     BUCKET,
     ETL_PASSWORD,
     MIGRATIONS,
+    at_the_same_time,
     hour_key,
     ingest_block,
     put_raw,
@@ -183,21 +183,7 @@ def test_two_runs_at_the_same_time(etl_env, s3, etl_handler, monkeypatch) -> Non
     expect.ids.add("c-batch")
     expect.rejects.add((bad, 1))
 
-    barrier = threading.Barrier(3)
-    results: list[Any] = [None] * 3
-
-    def run(slot: int) -> None:
-        barrier.wait()
-        try:
-            results[slot] = etl_handler.handler(manual(H10, H11), None)
-        except Exception as exc:  # surfaced by the assertions below
-            results[slot] = exc
-
-    threads = [threading.Thread(target=run, args=(slot,)) for slot in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_the_same_time(3, lambda: etl_handler.handler(manual(H10, H11), None))
 
     assert all(isinstance(r, dict) for r in results), results
     assert_exact(etl_env, expect)
@@ -475,10 +461,10 @@ def test_unreadable_object_fails_the_run_and_is_loaded_by_the_next(
     flaky = expect.single(s3, H10, "flaky")
     original = etl_s3.fetch_one
 
-    def fetch_one(client, bucket, listed, max_bytes):
+    def fetch_one(client, bucket, listed, *limits):
         if listed.key == flaky:
             return etl_s3.FetchFailure(listed, "ClientError: SlowDown")
-        return original(client, bucket, listed, max_bytes)
+        return original(client, bucket, listed, *limits)
 
     monkeypatch.setattr(etl_s3, "fetch_one", fetch_one)
     with pytest.raises(etl_handler.EtlIncompleteError, match="1 object"):

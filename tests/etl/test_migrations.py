@@ -80,6 +80,9 @@ def assert_refused(database, role: str, password: str, statement: str) -> None:
         "DELETE FROM public.clickstream_events",
         "UPDATE public.clickstream_events SET event_name = 'x'",
         "DELETE FROM public.etl_manifest",
+        "UPDATE public.etl_manifest SET object_key = 'x'",
+        "UPDATE public.etl_manifest SET etag = 'x', row_count = 0",
+        "UPDATE public.etl_manifest SET run_id = 1",
         "DROP TABLE public.etl_manifest",
         "CREATE INDEX x ON public.clickstream_events (event_name)",
         "INSERT INTO public.schema_migrations (filename) VALUES ('9999_x.sql')",
@@ -87,6 +90,20 @@ def assert_refused(database, role: str, password: str, statement: str) -> None:
 )
 def test_etl_writer_cannot_do_ddl_or_rewrite_history(dw_readonly, statement: str) -> None:
     assert_refused(dw_readonly, "etl_writer", ETL_PASSWORD, statement)
+
+
+def test_etl_writer_may_set_only_a_manifest_rows_counts(dw_readonly) -> None:
+    """An object loaded in parts gets its counts after its last part (0007)."""
+    conn = dw_readonly.connect("etl_writer", ETL_PASSWORD)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "UPDATE public.etl_manifest SET row_count = 1, reject_count = 2"
+                " WHERE object_key = 'k' AND etag = 'e'"
+            )
+            assert cur.rowcount == 0
+    finally:
+        conn.close()
 
 
 @pytest.mark.parametrize(
