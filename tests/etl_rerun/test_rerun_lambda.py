@@ -97,28 +97,30 @@ def test_the_summaries_returned_are_printed_and_summed(lambda_endpoint: str) -> 
         lambda_endpoint,
         summary(1, ["2026-11-24T04", "2026-11-24T05", "2026-11-24T06"],
                 objects_seen=10, objects_loaded=8, objects_already_loaded=2,
-                rows_inserted=40, rows_duplicate=1),
+                events_read=41, rows_inserted=40, rows_duplicate=1),
         summary(2, ["2026-11-24T07", "2026-11-24T08", "2026-11-24T09"],
                 objects_seen=5, objects_loaded=4, objects_rejected=1,
-                events_rejected=1, rows_inserted=20),
+                events_read=21, events_rejected=1, rows_inserted=20),
     )  # fmt: skip
     result = rerun(lambda_endpoint, *RANGE)
     assert result.returncode == 0, result.output
     assert result.messages("Print the chunk's summary") == [
         [
             "2026-11-24T04 .. 2026-11-24T06 (3 h): objects seen 10, loaded 8, already loaded 2, "
-            "rejected 0; rows inserted 40, duplicate 1; events rejected 0; 100 ms (run 1)"
+            "rejected 0; events read 41, rows inserted 40, duplicate 1, events rejected 0; "
+            "100 ms (run 1)"
         ],
         [
             "2026-11-24T07 .. 2026-11-24T09 (3 h): objects seen 5, loaded 4, already loaded 0, "
-            "rejected 1; rows inserted 20, duplicate 0; events rejected 1; 200 ms (run 2)"
+            "rejected 1; events read 21, rows inserted 20, duplicate 0, events rejected 1; "
+            "200 ms (run 2)"
         ],
     ]
     assert result.messages("Print the total") == [
         [
             "Total, 2026-11-24T04 .. 2026-11-24T09 (6 h, 2 chunk(s)): objects seen 15, "
-            "loaded 12, already loaded 2, rejected 1; rows inserted 60, duplicate 1; "
-            "events rejected 1; 300 ms"
+            "loaded 12, already loaded 2, rejected 1; events read 62, rows inserted 60, "
+            "duplicate 1, events rejected 1; 300 ms"
         ]
     ]
 

@@ -173,6 +173,7 @@ def test_a_rerun_loads_each_event_once_and_a_repeat_loads_nothing(rerun, dw: Any
     assert h05["objects seen"] == 4
     assert h05["rows inserted"] == 5
     assert h05["duplicate"] == 1
+    assert h05["events read"] == 6
     assert h06["objects seen"] == 3
     assert h06["rejected"] == 1
     assert h06["rows inserted"] == 2
@@ -182,6 +183,7 @@ def test_a_rerun_loads_each_event_once_and_a_repeat_loads_nothing(rerun, dw: Any
     assert first_total["objects seen"] == 7
     assert first_total["already loaded"] == 0
     assert first_total["rows inserted"] == 7
+    assert first_total["events read"] == 8
     assert first.stats["changed"] >= 2
 
     again = rerun(*RANGE)
@@ -193,6 +195,7 @@ def test_a_rerun_loads_each_event_once_and_a_repeat_loads_nothing(rerun, dw: Any
     assert second_total["already loaded"] == 7
     assert second_total["loaded"] == 0
     assert second_total["rows inserted"] == 0
+    assert second_total["events read"] == 0
     assert again.stats["changed"] == 0
 
 

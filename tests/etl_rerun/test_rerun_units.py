@@ -239,6 +239,7 @@ LOADED = {
     "objects_already_loaded": 2,
     "objects_rejected": 1,
     "objects_failed": 0,
+    "events_read": 12,
     "events_rejected": 1,
     "rows_inserted": 9,
     "rows_duplicate": 2,
@@ -251,14 +252,22 @@ def test_chunk_and_total_lines_carry_every_count() -> None:
     [line] = report.chunk_lines(LOADED)
     assert line == (
         "2026-11-24T05 .. 2026-11-24T10 (6 h): objects seen 5, loaded 3, already loaded 2, "
-        "rejected 1; rows inserted 9, duplicate 2; events rejected 1; 120 ms (run 7)"
+        "rejected 1; events read 12, rows inserted 9, duplicate 2, events rejected 1; "
+        "120 ms (run 7)"
     )
     second = {**LOADED, "chunk": {"from": "2026-11-24T11", "to": "2026-11-24T12", "hours": 2}}
     [total] = report.total_lines([LOADED, second])
     assert total.startswith("Total, 2026-11-24T05 .. 2026-11-24T12 (8 h, 2 chunk(s)): ")
     assert "objects seen 10, loaded 6, already loaded 4, rejected 2" in total
-    assert "rows inserted 18, duplicate 4; events rejected 2; 240 ms" in total
+    assert "events read 24, rows inserted 18, duplicate 4, events rejected 2; 240 ms" in total
     assert report.totals([LOADED, second])["rows_inserted"] == 18
+    assert report.totals([LOADED, second])["events_read"] == 24
+
+
+def test_a_summary_without_events_read_says_zero() -> None:
+    """An ETL from before migration 0007 does not count the events it read."""
+    older = {k: v for k, v in LOADED.items() if k != "events_read"}
+    assert "; events read 0, rows inserted 9," in report.chunk_lines(older)[0]
 
 
 def test_dry_run_lines_list_each_hour_and_the_keys_to_load() -> None:

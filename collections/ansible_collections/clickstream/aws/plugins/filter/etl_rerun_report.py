@@ -22,9 +22,10 @@ LOAD_COUNTS = (
     "objects_loaded",
     "objects_already_loaded",
     "objects_rejected",
-    "events_rejected",
+    "events_read",
     "rows_inserted",
     "rows_duplicate",
+    "events_rejected",
 )
 KEYS_SHOWN_PER_HOUR = 20
 
@@ -39,8 +40,9 @@ def _load_line(prefix: str, counts: Mapping[str, Any], duration_ms: Any) -> str:
         f"loaded {counts.get('objects_loaded', 0)}, "
         f"already loaded {counts.get('objects_already_loaded', 0)}, "
         f"rejected {counts.get('objects_rejected', 0)}; "
+        f"events read {counts.get('events_read', 0)}, "
         f"rows inserted {counts.get('rows_inserted', 0)}, "
-        f"duplicate {counts.get('rows_duplicate', 0)}; "
+        f"duplicate {counts.get('rows_duplicate', 0)}, "
         f"events rejected {counts.get('events_rejected', 0)}; {duration_ms} ms"
     )
 
