@@ -226,6 +226,33 @@ def test_date_filter_narrows_the_figures(loaded_page: Any, raw: Any):
     set_dates(loaded_page, FIRST_DAY, LAST_DAY)
 
 
+def test_pipeline_health_counts_events_as_well_as_objects(loaded_page: Any, raw: Any):
+    """Each run's objects and events (events read = inserted + duplicate + rejected), and
+    the events loaded in the last 24 hours, as etl_runs holds them."""
+    from selenium.webdriver.common.by import By
+
+    open_tab(loaded_page, "pipeline")
+    with raw.cursor() as cur:
+        cur.execute(
+            "SELECT run_id, objects_seen, events_read, rows_inserted, rows_duplicate,"
+            " events_rejected FROM public.etl_runs ORDER BY run_id DESC LIMIT 25"
+        )
+        runs = cur.fetchall()
+        cur.execute(
+            "SELECT sum(rows_inserted), sum(events_rejected) FROM public.etl_runs"
+            " WHERE started_at > now() - interval '24 hours'"
+        )
+        loaded, rejected = cur.fetchone()
+    columns = ("Run", "Objects", "Events", "Rows inserted", "Duplicates", "Events rejected")
+    shown = read_table(loaded_page, "pipeline_runs_table")
+    assert [tuple(number(r[c]) for c in columns) for r in shown] == [tuple(r) for r in runs]
+    assert all(read == ins + dup + rej for _, _, read, ins, dup, rej in runs)
+    assert sum(row[2] for row in runs) > 0
+    card = loaded_page.find_element(By.CSS_SELECTOR, "#pipeline-events .kpi-value").text
+    expected = f"{loaded:,}" + (f" ({rejected:,} rejected)" if rejected else "")
+    assert card == expected
+
+
 def test_empty_warehouse_says_there_is_no_data(
     start_app: Any, browser: Any, warehouse: Warehouse, screenshots: Path
 ):

@@ -26,6 +26,7 @@ STYLE <- "
 .kpis { display: flex; gap: 1rem; flex-wrap: wrap; margin: 1rem 0; }
 .kpi { flex: 1 1 12rem; padding: .75rem 1rem; border: 1px solid #dee2e6;
   border-radius: .5rem; background: #f8f9fa; }
+.kpis.pipeline .kpi { flex-basis: 9rem; }
 .kpi-label { font-size: .85rem; color: #6c757d; }
 .kpi-value { font-size: 1.6rem; font-weight: 600; }
 .kpi-delta { font-size: .8rem; }
@@ -463,7 +464,7 @@ server <- function(input, output, session) {
           div(class = "kpi-label", label), div(class = "kpi-value", shown))
     }
     div(
-      class = "kpis",
+      class = "kpis pipeline",
       card("pipeline-newest", "Newest loaded hour (UTC)", s$newest_hour),
       card("pipeline-lag", "Lag behind now", lag_text, warn = lag > 2),
       card("pipeline-last-success", "Last successful run (UTC)",
@@ -473,7 +474,13 @@ server <- function(input, output, session) {
       card("pipeline-pending", "Hours waiting for rollups", fmt_int(s$pending_rollup_hours),
            warn = s$pending_rollup_hours > 0),
       card("pipeline-stuck", "Runs running over an hour", fmt_int(s$stuck_runs),
-           warn = s$stuck_runs > 0)
+           warn = s$stuck_runs > 0),
+      card("pipeline-events", "Events loaded, last 24 h",
+           if (s$events_rejected_24h > 0) {
+             sprintf("%s (%s rejected)", fmt_int(s$events_loaded_24h),
+                     fmt_int(s$events_rejected_24h))
+           } else fmt_int(s$events_loaded_24h),
+           warn = s$events_rejected_24h > 0)
     )
   })
 
@@ -482,12 +489,14 @@ server <- function(input, output, session) {
     validate(need(nrow(r) > 0, "No ETL run yet."))
     r <- r[order(r$run_id), ]
     r$run <- factor(paste0("#", r$run_id), levels = paste0("#", r$run_id))
-    frame <- series_frame(r$run, `Rows inserted` = r$rows_inserted,
-                          `Duration (s)` = r$duration_ms / 1000,
-                          `Events rejected` = r$events_rejected)
+    frame <- series_frame(r$run, `Events read` = r$events_read,
+                          `Rows inserted` = r$rows_inserted,
+                          `Events rejected` = r$events_rejected,
+                          `Duration (s)` = r$duration_ms / 1000)
+    frame$series <- factor(frame$series, levels = unique(frame$series))
     ggplot(frame, aes(x, value)) +
       geom_col(fill = "#0d6efd") +
-      facet_wrap(~series, scales = "free_y", ncol = 3) +
+      facet_wrap(~series, scales = "free_y", ncol = 4) +
       labs(title = "Recent runs", x = NULL, y = NULL) +
       theme_dashboard()
   })
@@ -498,7 +507,7 @@ server <- function(input, output, session) {
     data.frame(
       Run = fmt_int(r$run_id), Started = r$started, Trigger = r$trigger, Status = r$status,
       Hours = r$hours, Objects = fmt_int(r$objects_seen), Loaded = fmt_int(r$objects_loaded),
-      `Objects rejected` = fmt_int(r$objects_rejected),
+      `Objects rejected` = fmt_int(r$objects_rejected), Events = fmt_int(r$events_read),
       `Events rejected` = fmt_int(r$events_rejected),
       `Rows inserted` = fmt_int(r$rows_inserted), Duplicates = fmt_int(r$rows_duplicate),
       Duration = ifelse(is.na(r$duration_ms), "\u2013", sprintf("%.1f s", r$duration_ms / 1000)),
