@@ -23,7 +23,7 @@ import json
 import math
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -255,6 +255,21 @@ def hour_of(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
+# UTC hours by the first 13 characters of an ISO-8601 UTC timestamp ("2024-05-01T10"):
+# a row's hour without a datetime.replace per event
+_HOURS: dict[str, datetime] = {}
+
+
+def _hour_of_text(stamp: str, moment: datetime) -> datetime:
+    """The hour of a UTC ``moment`` whose isoformat() is ``stamp``."""
+    hour = _HOURS.get(stamp[:13])
+    if hour is None:
+        if len(_HOURS) > 100_000:  # a rerun of years: start again
+            _HOURS.clear()
+        hour = _HOURS[stamp[:13]] = hour_of(moment)
+    return hour
+
+
 def to_text(value: Any, name: str) -> tuple[str | None, bool]:
     """(column value, verbatim) for a text column; numbers are coerced, '' is NULL."""
     if value is None:
@@ -423,26 +438,65 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
-def _copy_text(fields: tuple[Any, ...] | list[Any]) -> bytes:
-    """A COPY text line of these values (the transform's hot path).
+def _line_bytes(line: str, nulls: int, values: Sequence[Any]) -> bytes:
+    """A COPY line of ``values`` formatted unescaped as ``line``, checked, as UTF-8.
 
-    Values are formatted unescaped first.  Each NULL adds one backslash and each
-    separator one tab, so when the line holds exactly those, no value needed
-    escaping; otherwise (rare: a backslash, tab or line break in a value, e.g. a
-    JSON escape) every value is formatted again with :func:`copy_field`.
+    Each NULL adds one backslash and each separator one tab, so when the line holds
+    exactly those, no value needed escaping; otherwise (rare: a backslash, tab or line
+    break in a value, e.g. a JSON escape) every value is formatted again with
+    :func:`copy_field`.
     """
-    line = "\t".join([v if type(v) is str else _NULL if v is None else _plain(v) for v in fields])
     if (
-        line.count("\\") != fields.count(None)
+        line.count("\\") != nulls
         or line.count("\t") != _TABS_PER_LINE
         or "\n" in line
         or "\r" in line
     ):
-        line = "\t".join([copy_field(value) for value in fields])
+        line = "\t".join([copy_field(value) for value in values])
     try:
         return (line + "\n").encode("utf-8")
     except UnicodeEncodeError:
         raise EventRejected("event contains invalid Unicode (an unpaired surrogate)") from None
+
+
+def _copy_text(fields: Sequence[Any]) -> bytes:
+    """A COPY text line of any values, one per column."""
+    line = "\t".join([v if type(v) is str else _NULL if v is None else _plain(v) for v in fields])
+    return _line_bytes(line, fields.count(None), fields)
+
+
+# the columns map_event fills with something else than text, by slot
+_TIMESTAMP = SLOT["event_timestamp"]
+_FLAGS = (SLOT["is_first_visit"], SLOT["event_id_generated"])
+_JSON = SLOT["payload_extra"]
+_OPTIONAL_JSON = SLOT["ingest_metadata"]
+_NUMBERS = (
+    SLOT["context_product_price"],
+    SLOT["context_product_discount_price"],
+    SLOT["source_event_index"],
+)
+_FLAG_TEXT = {True: "t", False: "f", None: _NULL}
+
+
+def _row_text(fields: list[Any], stamp: str) -> bytes:
+    """The COPY line of map_event's values, ``stamp`` its timestamp's isoformat() (the
+    transform's hot path).
+
+    map_event knows each column's type, so the few that are not text are formatted
+    by slot, and the rest joined as they are, without a look at every value's type.
+    """
+    texts = fields.copy()
+    texts[_TIMESTAMP] = stamp
+    for slot in _FLAGS:
+        texts[slot] = _FLAG_TEXT[texts[slot]]
+    texts[_JSON] = _encode_json(texts[_JSON])
+    if texts[_OPTIONAL_JSON] is not None:
+        texts[_OPTIONAL_JSON] = _encode_json(texts[_OPTIONAL_JSON])
+    for slot in _NUMBERS:
+        if texts[slot] is not None:
+            texts[slot] = str(texts[slot])
+    nulls = texts.count(None)
+    return _line_bytes("\t".join([_NULL if v is None else v for v in texts]), nulls, fields)
 
 
 def copy_line(values: dict[str, Any]) -> bytes:
@@ -501,7 +555,11 @@ def map_event(
     # the row's values in COLUMNS order, each set by its column's name (SLOT); else NULL
     fields: list[Any] = [None] * len(COLUMNS)
     for source, slot in TEXT_FIELDS:
-        fields[slot] = _text_field(get(source), source, kept)
+        value = get(source)
+        if value is None or (type(value) is str and value):
+            fields[slot] = value
+        else:
+            fields[slot] = _text_field(value, source, kept)
     identity_source = None
     for source in IDENTITY_SOURCE_KEYS:
         if source in payload:
@@ -585,13 +643,15 @@ def map_event(
         raise EventRejected(
             "event contains a NUL character (\\u0000), which PostgreSQL cannot store"
         )
+    stamp = moment.isoformat()  # UTC: parse_timestamp's, or LastModified's in UTC
     try:
-        line = _copy_text(fields)
+        line = _row_text(fields, stamp)
     except ValueError as exc:  # NaN/Infinity from a non-standard producer
         if isinstance(exc, EventRejected):
             raise
         raise EventRejected(f"event is not valid JSON for PostgreSQL: {exc}") from None
-    return Row(event_id, hour_of(moment), tuple(fields) if keep_fields else None, line)
+    hour = _hour_of_text(stamp, moment)
+    return Row(event_id, hour, tuple(fields) if keep_fields else None, line)
 
 
 # ---------------------------------------------------------------------------------------------
