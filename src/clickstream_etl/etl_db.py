@@ -30,6 +30,8 @@ part at a time; the transaction holds the object.
 from __future__ import annotations
 
 import io
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -379,6 +381,65 @@ def _load_parts(
     return result
 
 
+class _ReadAhead:
+    """An object's parts read by a thread of their own, one part ahead of their load.
+
+    While the server takes one part's COPY, the next part is read and mapped: a large
+    object's reading and loading overlap, and memory holds one more part.  What the
+    reading raises comes out of ``next``; :meth:`close` stops the thread (which
+    closes the reader, hence the GET) whether or not the parts were all taken.
+    """
+
+    _END = object()
+
+    def __init__(self, parts: Iterator[etl_transform.ParsedObject]) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._done = False
+        self._thread = threading.Thread(
+            target=self._read, args=(parts,), name="dw-read-ahead", daemon=True
+        )
+        self._thread.start()
+
+    def _read(self, parts: Iterator[etl_transform.ParsedObject]) -> None:
+        try:
+            for part in parts:
+                if not self._hand(part):
+                    return
+            self._hand(self._END)
+        except BaseException as exc:  # handed to the loading thread
+            self._hand(exc)
+        finally:
+            _close(parts)
+
+    def _hand(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def __iter__(self) -> Iterator[etl_transform.ParsedObject]:
+        return self
+
+    def __next__(self) -> etl_transform.ParsedObject:
+        if self._done:
+            raise StopIteration
+        item = self._queue.get()
+        if item is self._END or isinstance(item, BaseException):
+            self._done = True
+            if isinstance(item, BaseException):
+                raise item
+            raise StopIteration
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def load_streamed(
     conn: Connection,
     settings: Settings,
@@ -391,7 +452,7 @@ def load_streamed(
     When its bytes cannot be read, nothing of it is loaded: ``streamed.error`` says
     why, and the result counts nothing (the next run loads it).
     """
-    parts: Iterator[etl_transform.ParsedObject] = streamed.rest
+    parts: Iterator[etl_transform.ParsedObject] = _ReadAhead(streamed.rest)
     try:
         for attempt in range(1, BATCH_ATTEMPTS + 1):
             try:
@@ -404,7 +465,7 @@ def load_streamed(
                     raise
                 _close(parts)
                 time.sleep(0.05 * attempt)
-                parts = streamed.reopen()
+                parts = _ReadAhead(streamed.reopen())
     except etl_transform.ObjectReadError as exc:
         streamed.error = str(exc)
         return BatchResult()

@@ -188,6 +188,10 @@ class StreamedObject:
     error: str | None = None
 
     @property
+    def key(self) -> str:
+        return self.first.key
+
+    @property
     def copy_bytes(self) -> int:
         return self.first.copy_bytes
 

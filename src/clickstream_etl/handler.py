@@ -5,8 +5,10 @@ Contract (docs/contracts.md#etl-lambda): ``handler(event, context)``; env ``RAW_
 ``DW_PG_DATABASE``, ``DW_PG_SSL``, ``TARGET_TABLE``, ``MAX_RECORDS_PER_BATCH``;
 an EventBridge scheduled event -> the previous UTC hour plus a look-back
 (``ETL_LOOKBACK_HOURS``, default 2); ``{"from": "YYYY-MM-DDTHH", "to": ...}`` ->
-those hours.  Returns a JSON summary.  Raises (so the invocation fails and is
-retried) on bad input, on a database failure and when objects could not be read.
+those hours.  Every raw shape under an hour prefix is read, as a stream
+(docs/contracts.md#raw-objects).  Returns a JSON summary.  Raises (so the invocation
+fails and is retried) on bad input, on a database failure and when objects could not
+be read.
 """
 
 from __future__ import annotations

@@ -131,6 +131,16 @@ def test_defaults() -> None:
     assert (settings.target_schema, settings.target_table) == ("public", "clickstream_events")
     assert settings.max_records_per_batch == 5000
     assert settings.lookback_hours == 2
+    assert settings.max_document_bytes == 16 * 1024 * 1024
+
+
+def test_the_former_object_size_limit_is_refused_with_its_replacement() -> None:
+    """Newline-delimited objects may be of any size now: a limit on objects would be
+    silently ignored, so its variable says what replaced it."""
+    with pytest.raises(etl_config.ConfigError, match="ETL_MAX_DOCUMENT_BYTES limits a JSON"):
+        etl_config.Settings.from_env({**BASE_ENV, "ETL_MAX_OBJECT_BYTES": "1048576"})
+    settings = etl_config.Settings.from_env({**BASE_ENV, "ETL_MAX_DOCUMENT_BYTES": "1048576"})
+    assert settings.max_document_bytes == 1048576
 
 
 @pytest.mark.parametrize("name", ["RAW_BUCKET_NAME", "DW_PG_HOST", "DW_PG_USER"])
