@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/etl_bench.py [--load-events 100000] [--singles 1500]
                                              [--batches 150] [--batch-size 100] [--repeat 2]
+                                             [--firehose-events 1000000] [--firehose-mib 5]
+                                             [--big-object-mib 128]
 
 Everything runs on this machine: a throwaway PostgreSQL 15 cluster with its default
 (durable) settings, migrated with roles/dw/files/migrations, and a moto server in
@@ -38,8 +40,20 @@ End to end (objects in moto S3 -> rows committed):
   so its CPU per GET caps any reader of the endpoint, however concurrent; and the
   ETL run's CPU, spread over every core with none idle, caps this ETL.
 
+Firehose-shaped objects (issue #14): ``--firehose-events`` events (default a million)
+as newline-delimited objects of about ``--firehose-mib`` MiB, one record per event as the
+ingest's firehose sink writes them, loaded end to end by the handler against the same
+moto server (each object is read and loaded part by part); printed next to the load
+stage's bare-COPY ceiling and the single-event-object figure of the same run.  The
+transform on that data (etl_transform.read_parts, as the ETL reads, no I/O) in us per
+event, next to what json.loads alone costs on the same lines.  Peak RSS: a subprocess
+runs the handler over one newline-delimited object of ``--big-object-mib`` MiB
+(ru_maxrss), next to the same subprocess over an empty hour and the ETL Lambda's
+memory.  Targets: >= 30,000 events/s end to end, <= 15 us per event transformed.
+
 Every measurement runs --repeat times (default 2), methods and baselines alike, one
-round after the other; each keeps its best.  The machine's load average is printed at
+round after the other; each keeps its best (the Firehose run and the 128 MiB object
+once each: they are the long ones).  The machine's load average is printed at
 the start and the end: the figures are only comparable between runs on an equally
 loaded machine.
 """
@@ -48,10 +62,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import io
 import json
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -75,6 +91,8 @@ MIGRATIONS = REPO / "roles" / "dw" / "files" / "migrations"
 
 HOUR = datetime(2024, 5, 1, 10, tzinfo=UTC)
 BUCKET = "clickstream-bench"
+# the ETL Lambda's memory (playbooks/lambdas.yml), which peak RSS is held to
+LAMBDAS_PLAYBOOK = REPO / "playbooks" / "lambdas.yml"
 PER_ROW_COMMIT_EVERY = 500
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 EVENT_NAMES = (
@@ -417,7 +435,7 @@ def per_row(cluster: Cluster, rows: list[Any]) -> Measured:
         conn.close()
 
 
-def load_stage(cluster: Cluster, objects: list[Any], args: argparse.Namespace) -> None:
+def load_stage(cluster: Cluster, objects: list[Any], args: argparse.Namespace) -> dict[str, float]:
     batches = object_batches(objects, args.batch_rows)
     # the COPY text of each batch's rows, built before the clock starts (the ETL builds
     # its own inside the timed load): the same rows in the same order for every method
@@ -471,6 +489,7 @@ def load_stage(cluster: Cluster, objects: list[Any], args: argparse.Namespace) -
             f" ETL / COPY into the events table {etl[1].cpu / table[1].cpu:5.2f}x"
         )
     print(f"  ETL (2 conns) / per-row INSERT    {verdict(etl[2].rate / per_row_m.rate, 10)}")
+    return {"bare COPY": bare[1].rate, "ETL load": etl[2].rate}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -501,6 +520,7 @@ class E2E:
     def __init__(self, events: int, seconds: float, cpu: dict[str, float | None]) -> None:
         self.events, self.seconds, self.cpu = events, seconds, cpu
         self.rollup_seconds = 0.0
+        self.rollup_server_cpu: float | None = None  # PostgreSQL's, within the refresh
 
     @property
     def rate(self) -> float:
@@ -531,6 +551,9 @@ def measured_e2e(moto_pid: int, postmaster_pid: int) -> Iterator[list[Any]]:
     started = time.perf_counter()
     yield box
     seconds = time.perf_counter() - started
+    # a backend's CPU reaches the postmaster's once it has exited and been reaped: the
+    # run's backends have just been closed, so give the postmaster a moment
+    time.sleep(1.0)
     end = {name: probe() for name, probe in probes.items()}
     cpu = {
         name: None if start[name] is None or end[name] is None else end[name] - start[name]
@@ -539,32 +562,37 @@ def measured_e2e(moto_pid: int, postmaster_pid: int) -> Iterator[list[Any]]:
     box.extend([seconds, cpu])
 
 
+def handler_env(settings: Settings, batch_rows: int) -> dict[str, str]:
+    """The handler's environment for this database, as the Lambda's is set."""
+    return {
+        "RAW_BUCKET_NAME": settings.bucket,
+        "DW_PG_HOST": settings.pg_host,
+        "DW_PG_PORT": str(settings.pg_port),
+        "DW_PG_USER": settings.pg_user,
+        "DW_PG_PASSWORD": settings.pg_password,
+        "DW_PG_DATABASE": settings.pg_database,
+        "DW_PG_SSL": "disable",
+        "MAX_RECORDS_PER_BATCH": str(batch_rows),
+    }
+
+
 def e2e_etl(cluster: Cluster, batch_rows: int, pids: tuple[int, int]) -> E2E:
     from clickstream_etl import handler
 
-    settings = cluster.settings(cluster.fresh_database())
-    os.environ.update(
-        {
-            "RAW_BUCKET_NAME": settings.bucket,
-            "DW_PG_HOST": settings.pg_host,
-            "DW_PG_PORT": str(settings.pg_port),
-            "DW_PG_USER": settings.pg_user,
-            "DW_PG_PASSWORD": settings.pg_password,
-            "DW_PG_DATABASE": settings.pg_database,
-            "DW_PG_SSL": "disable",
-            "MAX_RECORDS_PER_BATCH": str(batch_rows),
-        }
-    )
+    os.environ.update(handler_env(cluster.settings(cluster.fresh_database()), batch_rows))
     # the rollup refresh runs once, after the last batch: its time is subtracted exactly
-    rollup_seconds = []
+    rollup_seconds: list[float] = []
+    rollup_server_cpu: list[float | None] = []
     refresh = etl_rollups.refresh
 
     def timed_refresh(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
+        started, server = time.perf_counter(), process_tree_cpu(pids[1])
         try:
             return refresh(*args, **kwargs)
         finally:
             rollup_seconds.append(time.perf_counter() - started)
+            end = process_tree_cpu(pids[1])  # its backends are still open: counted live
+            rollup_server_cpu.append(None if None in (server, end) else end - server)
 
     quiet = io.StringIO()
     etl_rollups.refresh = timed_refresh
@@ -575,6 +603,8 @@ def e2e_etl(cluster: Cluster, batch_rows: int, pids: tuple[int, int]) -> E2E:
         etl_rollups.refresh = refresh
     run = E2E(summary["rows_inserted"], *box)
     run.rollup_seconds = sum(rollup_seconds)
+    if rollup_server_cpu and None not in rollup_server_cpu:
+        run.rollup_server_cpu = sum(cpu for cpu in rollup_server_cpu if cpu is not None)
     return run
 
 
@@ -608,7 +638,11 @@ def e2e_sequential(cluster: Cluster, s3: Any, pids: tuple[int, int]) -> E2E:
         conn.close()
 
 
-def end_to_end(cluster: Cluster, events: list[dict[str, Any]], args: argparse.Namespace) -> None:
+def end_to_end(
+    cluster: Cluster, events: list[dict[str, Any]], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Every end-to-end figure, on one moto server: its ETL rates by kind of object."""
+    figures: dict[str, Any] = {}
     # moto accepts any credentials; these never leave 127.0.0.1
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ[name] = "bench"
@@ -651,11 +685,21 @@ def end_to_end(cluster: Cluster, events: list[dict[str, Any]], args: argparse.Na
                 f"{verdict(bare_etl.rate_without_rollups / seq.rate, 5)}"
             )
             print_bounds(etl, seq)
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
-                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-                if keys:
-                    s3.delete_objects(Bucket=BUCKET, Delete={"Objects": keys})
-            s3.delete_bucket(Bucket=BUCKET)
+            figures[label] = etl.rate
+            empty_bucket(s3)
+        if args.firehose_events:
+            figures.update(firehose_e2e(cluster, s3, args, pids))
+        if args.big_object_mib:
+            figures.update(big_object_rss(cluster, s3, args, endpoint))
+    return figures
+
+
+def empty_bucket(s3: Any) -> None:
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=BUCKET, Delete={"Objects": keys})
+    s3.delete_bucket(Bucket=BUCKET)
 
 
 def print_bounds(etl: E2E, seq: E2E) -> None:
@@ -681,6 +725,308 @@ def print_bounds(etl: E2E, seq: E2E) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Firehose-shaped objects (issue #14)
+# ---------------------------------------------------------------------------------------------
+READ_CHUNK = 256 * 1024  # what etl_s3 reads at a time
+
+
+def firehose_bodies(count: int, object_bytes: int, seed: int = 14) -> Iterator[bytes]:
+    """Newline-delimited objects of about ``object_bytes``: one compact JSON record and a
+    line break per event, as the ingest's firehose sink sends them."""
+    rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    lines: list[bytes] = []
+    size = 0
+    for n in range(count):
+        line = encode(synthetic_event(rng, n)).encode() + b"\n"
+        lines.append(line)
+        size += len(line)
+        if size >= object_bytes:
+            yield b"".join(lines)
+            lines, size = [], 0
+    if lines:
+        yield b"".join(lines)
+
+
+def firehose_key(hour: datetime, n: int) -> str:
+    """A key as Firehose names its objects under the hour's prefix."""
+    return hour.strftime("events/%Y/%m/%d/%H/clickstream-raw-1-%Y-%m-%d-%H-") + (
+        f"{n // 60 % 60:02d}-{n % 60:02d}-{uuid.uuid4()}"
+    )
+
+
+def upload_firehose(s3: Any, args: argparse.Namespace) -> tuple[int, int, list[bytes]]:
+    """(objects, bytes, the first two bodies): generated and PUT a few at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    objects = total = 0
+    kept: list[bytes] = []
+    with ThreadPoolExecutor(4) as pool:
+        pending: list[Any] = []
+        for body in firehose_bodies(args.firehose_events, int(args.firehose_mib * 2**20)):
+            if len(kept) < 2:
+                kept.append(body)
+            key = firehose_key(HOUR, objects)
+            pending.append(pool.submit(s3.put_object, Bucket=BUCKET, Key=key, Body=body))
+            objects, total = objects + 1, total + len(body)
+            if len(pending) >= 8:
+                pending.pop(0).result()
+        for future in pending:
+            future.result()
+    return objects, total, kept
+
+
+def transform_figures(
+    bodies: list[bytes], batch_rows: int, repeat: int
+) -> tuple[float, float, float]:
+    """us per event (CPU, one thread, best of ``repeat`` rounds, at least 7): read_parts
+    over the bodies as the ETL reads them (chunks, parts, rows without their values);
+    the same over the same events as the ingest's batch objects of 100 (what the
+    README's earlier figures measured); and json.loads alone on the same lines."""
+    from clickstream_etl import etl_s3
+
+    lines = [line for body in bodies for line in body.splitlines()]
+    batches = [
+        b'{"events":[' + b",".join(lines[start : start + 100]) + b"]}"
+        for start in range(0, len(lines), 100)
+    ]
+
+    def read(objects: list[bytes], name: str) -> int:
+        events = 0
+        for body in objects:
+            chunks = [body[i : i + READ_CHUNK] for i in range(0, len(body), READ_CHUNK)]
+            for part in etl_transform.read_parts(
+                chunks,
+                key=f"events/2024/05/01/10/{name}",
+                etag="bench",
+                object_hour=HOUR,
+                last_modified=HOUR,
+                size=len(body),
+                part_rows=batch_rows,
+                part_bytes=etl_s3.PART_BYTES,
+                keep_fields=False,
+            ):
+                events += len(part.rows) + len(part.rejects)
+        return events
+
+    def parse_only() -> int:
+        for line in lines:
+            json.loads(line)
+        return len(lines)
+
+    # rounds one after the other, every step once per round, each keeping its best: the
+    # machine is shared, and a burst of load elsewhere then hits one round of each
+    steps = (
+        lambda: read(bodies, "clickstream-raw-1-transform"),
+        lambda: read(batches, "batch-transform.json"),
+        parse_only,
+    )
+    best = [float("inf")] * len(steps)
+    for _ in range(max(repeat, 7)):
+        for n, step in enumerate(steps):
+            started = time.process_time()
+            events = step()
+            best[n] = min(best[n], (time.process_time() - started) / events * 1e6)
+    return best[0], best[1], best[2]
+
+
+def transform_in_a_process(
+    bodies: list[bytes], args: argparse.Namespace
+) -> tuple[float, float, float]:
+    """transform_figures in a fresh process of this script (``--transform-sample``), whose
+    heap, like the Lambda's, holds nothing else."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        for n, body in enumerate(bodies):
+            (Path(folder) / f"{n}.ndjson").write_bytes(body)
+        done = subprocess.run(  # noqa: S603 - this interpreter, this script
+            [
+                sys.executable,
+                __file__,
+                "--transform-sample",
+                folder,
+                "--batch-rows",
+                str(args.batch_rows),
+                "--repeat",
+                str(args.repeat),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    transform, as_batches, parse_only = json.loads(done.stdout)
+    return transform, as_batches, parse_only
+
+
+def firehose_e2e(
+    cluster: Cluster, s3: Any, args: argparse.Namespace, pids: tuple[int, int]
+) -> dict[str, Any]:
+    s3.create_bucket(Bucket=BUCKET)
+    started = time.perf_counter()
+    objects, total, sample = upload_firehose(s3, args)
+    print(
+        f"\nEnd to end, Firehose-shaped objects ({objects:,} newline-delimited objects of"
+        f" {total / objects / 2**20:.1f} MiB, {args.firehose_events:,} events, {total / 2**20:,.0f}"
+        f" MiB; generated and uploaded in {time.perf_counter() - started:.0f} s)"
+    )
+    transform, as_batches, parse_only = transform_in_a_process(sample, args)
+    # this process holds the benchmark's own data (the load stage's rows, the events),
+    # which the Lambda does not: out of the garbage collector's way, as there
+    gc.collect()
+    gc.freeze()
+    run = e2e_etl(cluster, args.batch_rows, pids)
+    empty_bucket(s3)
+    if run.events != args.firehose_events:
+        raise RuntimeError(f"the ETL inserted {run.events:,} of {args.firehose_events:,} events")
+    print(
+        f"  ETL handler, rollups included   {run.rate:10,.0f} events/s  ({run.events:,} rows;"
+        f" rollup refresh {run.rollup_seconds:.2f} s of {run.seconds:.2f} s)"
+    )
+    print(f"  ETL handler without the rollups {run.rate_without_rollups:10,.0f} events/s")
+    parts = ", ".join(
+        f"{name} {'n/a' if cpu is None else f'{cpu / run.events * 1e6:.1f}'} us"
+        for name, cpu in run.cpu.items()
+    )
+    print(f"      CPU per event: {parts}")
+    server = run.cpu["PostgreSQL"]
+    if server is not None and run.rollup_server_cpu is not None:
+        loading = (server - run.rollup_server_cpu) / run.events * 1e6
+        print(
+            f"      of PostgreSQL's: loading {loading:.1f} us,"
+            f" the rollup refresh {run.rollup_server_cpu / run.events * 1e6:.1f} us"
+        )
+    cores = os.cpu_count() or 1
+    if None not in run.cpu.values():
+        cap = run.events / (sum(run.cpu.values()) / cores)
+        print(f"  ceiling: this run's CPU, {cores} cores{cap:10,.0f} events/s (every core busy)")
+        if run.rollup_server_cpu is not None:
+            load_cpu = sum(run.cpu.values()) - run.rollup_server_cpu  # type: ignore[arg-type]
+            cap = run.events / (load_cpu / cores)
+            print(f"      the same without the rollup refresh {cap:10,.0f} events/s")
+    sampled = sum(body.count(b"\n") for body in sample)
+    print(
+        f"  transform (read_parts, one thread, a process of its own) {transform:6.1f} us/event"
+        f" on {sampled:,} of these events; the same events as batch objects of 100"
+        f" {as_batches:.1f} us/event; json.loads alone {parse_only:.1f} us/event"
+    )
+    return {
+        "firehose": run.rate,
+        "firehose without rollups": run.rate_without_rollups,
+        "transform": transform,
+        "transform as batches": as_batches,
+        "json.loads": parse_only,
+    }
+
+
+# VmHWM, not ru_maxrss: a child's ru_maxrss keeps the forking parent's resident size
+BIG_OBJECT_RUN = """
+import contextlib, io, json, re, sys, time
+from clickstream_etl import handler
+event = json.loads(sys.argv[1])
+started = time.perf_counter()
+with contextlib.redirect_stdout(io.StringIO()):
+    summary = handler.handler(event, None)
+status = open("/proc/self/status").read()
+print(json.dumps({
+    "rss_kib": int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1)),
+    "seconds": time.perf_counter() - started,
+    "rows": summary["rows_inserted"],
+    "events": summary["events_read"],
+}))
+"""
+
+
+def lambda_memory_mb() -> int | None:
+    """The ETL Lambda's memory as playbooks/lambdas.yml publishes it."""
+    text = LAMBDAS_PLAYBOOK.read_text()
+    found = re.search(r"Publish the ETL Lambda.*?lambda_function_memory_mb: (\d+)", text, re.S)
+    return int(found.group(1)) if found else None
+
+
+def big_object_rss(
+    cluster: Cluster, s3: Any, args: argparse.Namespace, endpoint: str
+) -> dict[str, Any]:
+    """Peak RSS (VmHWM) of the handler in a process of its own, over one large
+    newline-delimited object and over an empty hour (what it holds without any object)."""
+    big_hour, empty_hour = HOUR + timedelta(hours=1), HOUR + timedelta(hours=2)
+    s3.create_bucket(Bucket=BUCKET)
+    target = int(args.big_object_mib * 2**20)
+    body = next(firehose_bodies(10**9, target, seed=128))
+    s3.put_object(Bucket=BUCKET, Key=firehose_key(big_hour, 0), Body=body)
+    size, events = len(body), body.count(b"\n")
+    del body
+    settings = cluster.settings(cluster.fresh_database())
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": endpoint,
+        **handler_env(settings, args.batch_rows),
+    }
+
+    def run(hour: datetime) -> dict[str, Any]:
+        name = hour.strftime("%Y-%m-%dT%H")
+        done = subprocess.run(  # noqa: S603 - this interpreter, this repository's handler
+            [sys.executable, "-c", BIG_OBJECT_RUN, json.dumps({"from": name, "to": name})],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    empty, big = run(empty_hour), run(big_hour)
+    empty_bucket(s3)
+    if big["rows"] != events:
+        raise RuntimeError(f"the ETL inserted {big['rows']:,} of the object's {events:,} events")
+    memory = lambda_memory_mb()
+    rss, floor = big["rss_kib"] / 1024, empty["rss_kib"] / 1024
+    print(
+        f"\nOne newline-delimited object of {size / 2**20:,.0f} MiB ({events:,} events), the"
+        f" handler in a process of its own: {big['seconds']:.1f} s,"
+        f" {events / big['seconds']:,.0f} events/s"
+    )
+    print(
+        f"  peak RSS {rss:,.0f} MiB; the same process over an empty hour {floor:,.0f} MiB;"
+        f" the ETL Lambda has {memory or '?'} MB"
+        + (f" ({'within' if rss < memory else 'OVER'} it)" if memory else "")
+    )
+    return {"rss": rss, "rss floor": floor, "lambda memory": memory, "big object MiB": size / 2**20}
+
+
+def print_targets(figures: dict[str, Any]) -> None:
+    """Issue #14's targets, each next to what it is measured against, from this run."""
+
+    def rate(name: str) -> str:
+        return f"{figures[name]:,.0f}" if name in figures else "not run"
+
+    print("\nIssue #14's targets, all from this run:")
+    if "firehose" in figures:
+        met = "MET" if figures["firehose"] >= 30_000 else "NOT MET"
+        print(
+            f"  ETL end to end, Firehose-shaped objects {rate('firehose')} events/s"
+            f" (target >= 30,000: {met}); without the rollup refresh"
+            f" {rate('firehose without rollups')}"
+        )
+        print(
+            f"      next to: the load stage's bare COPY {rate('bare COPY')} rows/s (1 connection,"
+            f" the ceiling), its ETL load {rate('ETL load')} rows/s (2 connections);"
+            f" single-event objects {rate('single-event objects')} events/s"
+        )
+        met = "MET" if figures["transform"] <= 15 else "NOT MET"
+        print(
+            f"  transform on that data {figures['transform']:.1f} us/event (target <= 15: {met});"
+            f" the same events as batch objects {figures['transform as batches']:.1f};"
+            f" json.loads alone {figures['json.loads']:.1f} us/event"
+        )
+    if "rss" in figures:
+        print(
+            f"  peak RSS loading one {figures['big object MiB']:,.0f} MiB newline-delimited object"
+            f" {figures['rss']:,.0f} MiB (empty hour {figures['rss floor']:,.0f} MiB; the ETL"
+            f" Lambda has {figures['lambda memory']} MB)"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
 def verdict(ratio: float, target: float) -> str:
     return f"{ratio:6.1f}x  (target >= {target:g}x: {'MET' if ratio >= target else 'NOT MET'})"
 
@@ -696,20 +1042,34 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=2, help="rounds of every measurement; each keeps its best"
     )
+    parser.add_argument(
+        "--firehose-events", type=int, default=1_000_000, help="0: no Firehose-shaped objects"
+    )
+    parser.add_argument("--firehose-mib", type=float, default=5.0, help="their size, MiB")
+    parser.add_argument(
+        "--big-object-mib", type=float, default=128.0, help="peak RSS over one such object; 0: no"
+    )
     parser.add_argument("--skip-load", action="store_true", help="end to end only")
     parser.add_argument("--skip-e2e", action="store_true", help="load stage only")
+    parser.add_argument("--transform-sample", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.transform_sample:  # the transform alone, in a process of its own
+        bodies = [path.read_bytes() for path in sorted(args.transform_sample.iterdir())]
+        print(json.dumps(transform_figures(bodies, args.batch_rows, args.repeat)))
+        return
 
     rng = random.Random(20240501)  # noqa: S311 - synthetic data, not security
     events = [synthetic_event(rng, n) for n in range(args.load_events)]
     print(f"ETL benchmark; PostgreSQL 15 with default settings; {load_average()}")
 
+    figures: dict[str, Any] = {}
     with pg_fixture.running_postgres(settings={}) as server:
         cluster = Cluster(server)
         if not args.skip_load:
-            load_stage(cluster, parsed_objects(events, 100), args)
+            figures.update(load_stage(cluster, parsed_objects(events, 100), args))
         if not args.skip_e2e:
-            end_to_end(cluster, events, args)
+            figures.update(end_to_end(cluster, events, args))
+    print_targets(figures)
     print(f"\n{load_average()}")
 
 
