@@ -518,28 +518,24 @@ def _firehose() -> Any:
 # --------------------------------------------------------------------------- handler
 
 
-def _describe_failure(exc: Exception, writing: bool) -> tuple[str, dict[str, Any]]:
-    """Log fields for a 500: what the sink refused, or the traceback of an unexpected error."""
+def _describe_failure(exc: Exception, sink: str | None) -> tuple[str, dict[str, Any]]:
+    """Log fields for a 500: what ``sink`` refused, or (``None``: nothing was being
+    written yet) the traceback of an unexpected error."""
     details: dict[str, Any] = {"errorType": type(exc).__name__, "error": str(exc)}
     if isinstance(exc, DeliveryFailed):
-        details.update(
-            recordsFailed=exc.failed,
-            errorCodes=exc.errors,
-            attempts=exc.attempts,
-            **_metrics(InternalErrors=1, RecordsFailed=exc.failed),
-        )
-        return "delivery to Firehose failed", details
+        details.update(recordsFailed=exc.failed, errorCodes=exc.errors, attempts=exc.attempts)
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         details["errorCode"] = response.get("Error", {}).get("Code")
-    if not writing:
+    if sink is None:
         import traceback  # only on this rare path: keeps the module's import light
 
         details["stack"] = traceback.format_exc()
-    details.update(_metrics(InternalErrors=1))
-    if not writing:
+        details.update(_metrics(InternalErrors=1))
         return "unexpected error", details
-    return "write to S3 failed", details
+    failed = {"RecordsFailed": exc.failed} if isinstance(exc, DeliveryFailed) else {}
+    details.update(_metrics(InternalErrors=1, **failed))
+    return ("write to S3 failed" if sink == "s3" else "delivery to Firehose failed"), details
 
 
 def _response(status: int, payload: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -611,7 +607,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         )
         return _response(exc.status, {"success": False, "message": exc.message})
     except Exception as exc:
-        message, details = _describe_failure(exc, writing)
+        message, details = _describe_failure(exc, settings.sink if writing else None)
         log.error(message, **ids, **where, **details)
         return _response(500, {"success": False, "message": "Internal error"})
     log.info(

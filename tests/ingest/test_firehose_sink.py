@@ -196,6 +196,7 @@ def test_a_failing_call_answers_500_with_the_error_code(
 
     assert response["statusCode"] == 500
     (line,) = [r for r in log_lines(capsys.readouterr().out) if r["level"] == "ERROR"]
+    assert line["message"] == "delivery to Firehose failed"
     assert line["deliveryStream"] == "no-such-stream"
     assert line["errorCode"] == "ResourceNotFoundException"
 
