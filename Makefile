@@ -29,7 +29,7 @@ MOLECULE_ROLES := $(patsubst roles/%/molecule/default/molecule.yml,%,$(wildcard 
 # servers and mocks in process, whose state is per process.
 PYTEST_SUITES := tests/common tests/ingest tests/local_api tests/etl \
   collections/ansible_collections/clickstream/aws/tests tests/docs tests/traffic tests/shiny \
-  tests/lambdas tests/etl_rerun tests/aws
+  tests/lambdas tests/etl_rerun tests/lab tests/aws
 
 .PHONY: help setup setup-host debian-packages image lab-up lab-down local traffic lint test test-setup test-python test-e2e molecule bench \
   $(addprefix molecule-,$(MOLECULE_ROLES)) clean
@@ -105,11 +105,17 @@ molecule: $(addprefix molecule-,$(MOLECULE_ROLES)) ## Every role's molecule scen
 $(addprefix molecule-,$(MOLECULE_ROLES)): molecule-%: setup
 	cd roles/$* && MOLECULE_INSTANCE=molecule-$* molecule test
 
-# The parts of make test, in order: cheap and broad first.
-TEST_PARTS := setup lint test-setup test-python test-e2e molecule
+# The parts of make test, in stages: the set-up; then two lanes side by side,
+# since each part keeps about one of the machine's two cores busy
+# (ansible-playbook, pytest and moto work one process at a time); then the lab
+# end to end. The lanes share nothing: the Python suites start their own moto
+# servers and PostgreSQL on free ports, and the container parts never overlap
+# (the fresh machine and molecule both write the shared apt cache, and the lab
+# takes fixed names and ports).
+TEST_STAGES := setup -- "lint test-python" "test-setup molecule" -- test-e2e
 
-test: ## Everything CI runs, each part timed: set-up, lint, fresh machine, Python, end to end, molecule
-	@scripts/timed-parts.sh $(TEST_PARTS)
+test: ## Everything CI runs, each part timed: set-up; lint and Python beside the fresh machine and molecule; the lab end to end
+	@scripts/timed-parts.sh $(TEST_STAGES)
 
 bench: $(VENV)/.stamp ## Benchmarks: print figures next to baselines measured in the same run
 	@for bench in benchmarks/*.py; do echo "== $$bench"; python "$$bench"; done
