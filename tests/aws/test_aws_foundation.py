@@ -2,7 +2,8 @@
 
 The tests run in file order on the session's deployment (conftest.py,
 ``deployed_foundation``): apply, apply again (nothing may change), --check
-(nothing would change), read every resource back, refuse an open CIDR.
+(nothing would change), read every resource back, refuse an open CIDR,
+switch the sink to s3 and back.
 test_layer_tags.py runs each layer alone on it next; test_teardown.py tears
 it down last.
 """
@@ -15,6 +16,8 @@ from collections import Counter
 
 import pytest
 
+from ansible_moto import published_facts
+
 pytestmark = pytest.mark.integration
 
 PROJECT = "clickstream"
@@ -26,6 +29,9 @@ SSM = f"{PROJECT}-ssm-{ACCOUNT}-{REGION}"
 BUCKETS = (RAW, ARTIFACTS, SSM)
 NEWEST_DEBIAN_AMD64 = "ami-0de12a0000000a002"  # see roles/lab/files/debian12_amis.json
 LOGS_ARN = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group"
+STREAM = f"{PROJECT}-events"  # the inventory's clickstream_delivery_stream_name
+STREAM_ARN = f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/{STREAM}"
+FIREHOSE_LOG_GROUP = f"/aws/kinesisfirehose/{STREAM}"
 
 
 # --------------------------------------------------------------------- runs
@@ -415,7 +421,8 @@ def _managed(iam, role):
     }
 
 
-def test_ingest_role_can_only_put_events_and_log(deployed_foundation, aws):
+def test_ingest_role_can_only_put_into_the_delivery_stream_and_log(deployed_foundation, aws):
+    """The inventories' sink is firehose: one stream, no S3 access (s3: the end of this file)."""
     iam = aws("iam")
     role = f"{PROJECT}-lambda-ingest"
     assert _trusted_service(iam, role) == "lambda.amazonaws.com"
@@ -423,16 +430,45 @@ def test_ingest_role_can_only_put_events_and_log(deployed_foundation, aws):
     policies = _inline_policies(iam, role)
     assert set(policies) == {f"{PROJECT}-least-privilege"}
     assert _statements(policies[f"{PROJECT}-least-privilege"]) == {
-        "WriteRawEvents": {
+        "PutRecordsIntoDeliveryStream": {
             "Effect": "Allow",
-            "Action": {"s3:PutObject"},
-            "Resource": {f"arn:aws:s3:::{RAW}/events/*"},
+            "Action": {"firehose:PutRecordBatch"},
+            "Resource": {STREAM_ARN},
             "Condition": None,
         },
         "WriteOwnLogs": {
             "Effect": "Allow",
             "Action": {"logs:CreateLogStream", "logs:PutLogEvents"},
             "Resource": {f"{LOGS_ARN}:/aws/lambda/{PROJECT}-lambda-ingest:*"},
+            "Condition": None,
+        },
+    }
+
+
+def test_firehose_role_delivers_under_its_prefixes_and_logs_its_errors(deployed_foundation, aws):
+    iam = aws("iam")
+    role = f"{PROJECT}-firehose"
+    assert _trusted_service(iam, role) == "firehose.amazonaws.com"
+    assert _managed(iam, role) == set()
+    policies = _inline_policies(iam, role)
+    assert set(policies) == {f"{PROJECT}-least-privilege"}
+    assert _statements(policies[f"{PROJECT}-least-privilege"]) == {
+        "DeliverRawEvents": {
+            "Effect": "Allow",
+            "Action": {"s3:AbortMultipartUpload", "s3:PutObject"},
+            "Resource": {f"arn:aws:s3:::{RAW}/events/*", f"arn:aws:s3:::{RAW}/errors/*"},
+            "Condition": None,
+        },
+        "FindRawBucket": {
+            "Effect": "Allow",
+            "Action": {"s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"},
+            "Resource": {f"arn:aws:s3:::{RAW}"},
+            "Condition": None,
+        },
+        "LogDeliveryErrors": {
+            "Effect": "Allow",
+            "Action": {"logs:PutLogEvents"},
+            "Resource": {f"{LOGS_ARN}:{FIREHOSE_LOG_GROUP}:log-stream:S3Delivery"},
             "Condition": None,
         },
     }
@@ -511,7 +547,7 @@ def test_oltp_instance_role_has_ssm_only(deployed_foundation, aws):
 def test_no_wildcard_action_and_star_resource_only_for_lambda_vpc(deployed_foundation, aws):
     iam = aws("iam")
     roles = [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(PROJECT)]
-    assert len(roles) == 4
+    assert len(roles) == 5
     for role in roles:
         for document in _inline_policies(iam, role).values():
             for sid, statement in _statements(document).items():
@@ -533,7 +569,53 @@ def test_log_groups_with_retention(deployed_foundation, aws):
         f"/aws/lambda/{PROJECT}-lambda-ingest": 30,
         f"/aws/lambda/{PROJECT}-lambda-etl": 30,
         f"/aws/apigateway/{PROJECT}-http-api/access": 30,
+        FIREHOSE_LOG_GROUP: 30,
     }
+
+
+# ----------------------------------------------------------------- firehose
+
+
+def test_delivery_stream_read_back(deployed_foundation, aws):
+    """The firehose layer's stream, as Firehose describes it (aws_firehose's defaults)."""
+    firehose = aws("firehose")
+    described = firehose.describe_delivery_stream(DeliveryStreamName=STREAM)
+    stream = described["DeliveryStreamDescription"]
+    assert stream["DeliveryStreamARN"] == STREAM_ARN
+    assert stream["DeliveryStreamType"] == "DirectPut"
+    assert stream["DeliveryStreamStatus"] == "ACTIVE"
+    # moto reports the key type it was given, without Firehose's Status.
+    assert stream["DeliveryStreamEncryptionConfiguration"]["KeyType"] == "AWS_OWNED_CMK"
+    (destination,) = stream["Destinations"]
+    s3 = destination["ExtendedS3DestinationDescription"]
+    assert s3["BucketARN"] == f"arn:aws:s3:::{RAW}"
+    assert s3["RoleARN"] == f"arn:aws:iam::{ACCOUNT}:role/{PROJECT}-firehose"
+    assert s3["Prefix"] == "events/"
+    assert s3["ErrorOutputPrefix"] == (
+        "errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/"
+    )
+    assert s3["BufferingHints"] == {"SizeInMBs": 5, "IntervalInSeconds": 300}
+    assert s3["CompressionFormat"] == "GZIP"
+    assert s3["CloudWatchLoggingOptions"] == {
+        "Enabled": True,
+        "LogGroupName": FIREHOSE_LOG_GROUP,
+        "LogStreamName": "S3Delivery",
+    }
+    tags = firehose.list_tags_for_delivery_stream(DeliveryStreamName=STREAM)["Tags"]
+    assert {t["Key"]: t["Value"] for t in tags} == {"Project": PROJECT}
+    streams = aws("logs").describe_log_streams(logGroupName=FIREHOSE_LOG_GROUP)["logStreams"]
+    assert [s["logStreamName"] for s in streams] == ["S3Delivery"]
+    # What the ingest role may put into is this stream (IAM builds the ARN before it exists).
+    assert published_facts(deployed_foundation)["aws_firehose_delivery_stream_arn"] == STREAM_ARN
+    assert published_facts(deployed_foundation)["aws_firehose_delivery_stream_name"] == STREAM
+
+
+# What moto's Firehose writes (one object per PutRecordBatch, at once, under
+# events/YYYY/MM/DD/HH/ of the arrival hour) is checked through the lab's
+# endpoint in tests/lambdas/test_playbook.py: here the raw bucket carries the
+# TLS-only policy, which moto's plain-HTTP server enforces on GetObject and
+# DeleteObject, so an object written here could be neither read nor emptied
+# by the teardown.
 
 
 # ---------------------------------------------------------------------- EC2
@@ -637,4 +719,84 @@ def test_halves_of_the_internet_are_refused_too(deployed_foundation, run_aws):
     (message,) = run.failure_messages()
     assert "aws_security_groups_shiny_admin_cidrs must list IPv4 CIDRs" in message
     assert "0.0.0.0/1, 128.0.0.0/1" in message
+    assert run.total("changed") == 0
+
+
+# -------------------------------------------------------------------- sinks
+# The inventories' sink is firehose (read back above). Last in this file, the
+# layers that follow the sink run with -e ingest_sink=s3: the ingest role puts
+# objects again and has no Firehose access; the delivery stream, its role and
+# its log group are gone. A run with the inventory's sink brings them back as
+# they were, for test_layer_tags.py and test_teardown.py. An unknown sink is
+# refused, naming the variable.
+
+SINK_LAYERS = "logs,iam,firehose"
+
+
+def _ingest_statements(aws) -> dict[str, tuple[list[str], list[str]]]:
+    """Sid -> (actions, resources) of the ingest role's inline policy."""
+    document = aws("iam").get_role_policy(
+        RoleName=f"{PROJECT}-lambda-ingest", PolicyName=f"{PROJECT}-least-privilege"
+    )["PolicyDocument"]
+    if isinstance(document, str):
+        document = json.loads(document)
+    return {
+        s["Sid"]: (sorted(_listed(s["Action"])), sorted(_listed(s["Resource"])))
+        for s in document["Statement"]
+    }
+
+
+def _listed(value) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _firehose_parts(aws) -> dict[str, bool]:
+    roles = [r["RoleName"] for r in aws("iam").list_roles()["Roles"]]
+    groups = [g["logGroupName"] for g in aws("logs").describe_log_groups()["logGroups"]]
+    return {
+        "stream": STREAM in aws("firehose").list_delivery_streams()["DeliveryStreamNames"],
+        "role": f"{PROJECT}-firehose" in roles,
+        "log group": FIREHOSE_LOG_GROUP in groups,
+    }
+
+
+def test_the_s3_sink_puts_objects_and_has_no_stream(deployed_foundation, run_aws, aws):
+    run = run_aws("--tags", SINK_LAYERS, "-e", "ingest_sink=s3")
+    assert run.returncode == 0, run.failure_messages()
+    assert _ingest_statements(aws) == {
+        "WriteRawEvents": (["s3:PutObject"], [f"arn:aws:s3:::{RAW}/events/*"]),
+        "WriteOwnLogs": (
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [f"{LOGS_ARN}:/aws/lambda/{PROJECT}-lambda-ingest:*"],
+        ),
+    }
+    assert _firehose_parts(aws) == {"stream": False, "role": False, "log group": False}
+    facts = published_facts(run)
+    assert facts["aws_firehose_delivery_stream_name"] == ""
+    assert facts["aws_iam_firehose_role_arn"] == ""
+    assert facts["aws_logs_firehose_log_group_arn"] == ""
+    again = run_aws("--tags", SINK_LAYERS, "-e", "ingest_sink=s3")
+    assert again.returncode == 0, again.failure_messages()
+    assert again.changed == 0, again.changed_tasks()
+
+
+def test_the_inventory_sink_brings_the_stream_back(deployed_foundation, run_aws, aws):
+    run = run_aws("--tags", SINK_LAYERS)
+    assert run.returncode == 0, run.failure_messages()
+    assert _firehose_parts(aws) == {"stream": True, "role": True, "log group": True}
+    assert _ingest_statements(aws)["PutRecordsIntoDeliveryStream"] == (
+        ["firehose:PutRecordBatch"],
+        [STREAM_ARN],
+    )
+    assert "WriteRawEvents" not in _ingest_statements(aws)
+    assert published_facts(run)["aws_firehose_delivery_stream_arn"] == STREAM_ARN
+
+
+def test_an_unknown_sink_is_refused_naming_the_variable(deployed_foundation, run_aws):
+    run = run_aws("--tags", "firehose", "-e", "ingest_sink=kinesis")
+    assert run.returncode != 0
+    messages = run.failure_messages()
+    assert messages, run.output
+    named = [m for m in messages if "ingest_sink" in m and "kinesis" in m and "firehose" in m]
+    assert named, messages
     assert run.total("changed") == 0

@@ -1,6 +1,6 @@
 """Each AWS layer of site.yml runs alone, on an account where the others are deployed.
 
-``ansible-playbook site.yml --tags iam`` (or network, security, ec2, ...) runs
+``ansible-playbook site.yml --tags iam`` (or network, security, firehose, ec2, ...) runs
 one layer; the layers it reads are not built in that run but found: the
 aws_layers role listed before it in playbooks/aws.yml includes their roles'
 read-only ``tasks/discover.yml``, which sets the facts a run of the role would
@@ -29,6 +29,7 @@ READS = {
     "security": {"network"},
     "logs": set(),
     "iam": {"storage", "logs"},
+    "firehose": {"storage", "logs", "iam"},
     "ec2": {"network", "security", "iam"},
 }
 
@@ -65,3 +66,19 @@ def test_a_layer_alone_in_check_mode_changes_nothing(deployed_foundation, run_aw
         published_facts(result)["aws_iam_ingest_role_arn"]
         == published_facts(deployed_foundation)["aws_iam_ingest_role_arn"]
     )
+
+
+def test_the_lambdas_part_finds_every_layer_it_reads(deployed_foundation, run_aws):
+    """``--tags lambdas`` leaves every layer out and finds what publishing the
+    Lambdas reads (playbooks/aws.yml's last play), the delivery stream too
+    (aws_firehose's tasks/discover.yml), fact for fact as the full run set them."""
+    result = run_aws("--tags", "lambdas")
+    assert result.returncode == 0, result.output
+    assert result.changed == 0, result.changed_tasks()
+    assert working_layers(result) == set()
+    assert discovered_layers(result) == set(AWS_LAYERS)
+    facts = published_facts(result)
+    expected = published_facts(deployed_foundation)
+    for name in ("aws_firehose_delivery_stream_name", "aws_firehose_delivery_stream_arn"):
+        assert facts[name] == expected[name]
+    assert {name: expected[name] for name in facts} == facts

@@ -66,5 +66,6 @@ def test_teardown_leaves_nothing(deployed_foundation, run_playbook, aws):
     assert [
         p["InstanceProfileName"] for p in profiles if p["InstanceProfileName"].startswith(PROJECT)
     ] == []
+    assert aws("firehose").list_delivery_streams()["DeliveryStreamNames"] == []
     groups = aws("logs").describe_log_groups()["logGroups"]
     assert [g["logGroupName"] for g in groups if PROJECT in g["logGroupName"]] == []

@@ -5,9 +5,10 @@ One lab, built once for the module, in the order a user goes:
 1. ``playbooks/lab_up.yml``, then ``site.yml``: every layer on an empty lab;
 2. ``playbooks/lab_history.yml``: a month of generated history written as
    hourly batch objects and loaded by the ETL rerun;
-3. ``playbooks/lab_traffic.yml``: a burst through the ingest endpoint, the ETL
-   rerun over its hours, and the check that every accepted event is one row
-   of the warehouse;
+3. ``playbooks/lab_traffic.yml``: a burst through the ingest endpoint (the
+   inventory's sink, firehose: moto's delivery stream writes the objects), the
+   ETL rerun over its hours, and the check that every accepted event is one row
+   of the warehouse; then a shorter burst with the endpoint on the s3 sink;
 4. the dashboard at http://127.0.0.1:3838/clickstream/ in headless Chromium:
    every panel of every tab shows data (screenshots in .state/e2e/screenshots/,
    the README's pictures), and the overview counts the warehouse's events;
@@ -186,13 +187,39 @@ def test_a_burst_of_traffic_lands_once_in_the_warehouse(lab: Lab):
     lab.play(
         "traffic", "playbooks/lab_traffic.yml", "-e", "lab_traffic_once=true"
     ).require_success()
+    summary = burst_summary("traffic summary")
+    assert summary["bad_requests_refused"] == summary["bad_requests_sent"] > 0
+
+
+def burst_summary(title: str) -> dict[str, Any]:
+    """The last burst's figures (printed): every accepted event is one warehouse
+    row, every object written was loaded, nothing rejected."""
     summary = json.loads(TRAFFIC_SUMMARY.read_text())
-    print(f"traffic summary: {json.dumps(summary, sort_keys=True)}")
+    print(f"{title}: {json.dumps(summary, sort_keys=True)}")
     assert summary["events_accepted"] > 0
     assert summary["rows_for_accepted_events"] == summary["events_accepted"]
     assert summary["objects_loaded"] == summary["objects_written"]
     assert summary["etl_rejects"] == 0
-    assert summary["bad_requests_refused"] == summary["bad_requests_sent"] > 0
+    return summary
+
+
+def test_a_burst_through_the_s3_sink_lands_once_too(lab: Lab):
+    """The inventory's sink is firehose (the burst above went through moto's
+    Firehose); the lab's endpoint restarted with ``-e ingest_sink=s3`` writes one
+    object per request itself, and a shorter burst lands once as well. The
+    endpoint is then restarted with the inventory's sink, so that the second
+    site.yml below finds nothing to change."""
+    lab.needs("traffic")
+    lab.play(
+        "endpoint_s3", "site.yml", "--tags", "ingest_endpoint", "-e", "ingest_sink=s3"
+    ).require_success()
+    try:
+        lab.play(
+            "traffic_s3", "playbooks/lab_traffic.yml", "-e", "lab_traffic_count=300"
+        ).require_success()
+    finally:
+        lab.play("endpoint_firehose", "site.yml", "--tags", "ingest_endpoint").require_success()
+    burst_summary("traffic summary (s3 sink)")
 
 
 def test_every_tab_of_the_dashboard_shows_data(lab: Lab):
@@ -287,6 +314,7 @@ def aws_leftovers() -> dict[str, list[str]]:
         "functions": [f["FunctionName"] for f in client("lambda").list_functions()["Functions"]],
         "http_apis": [a["Name"] for a in client("apigatewayv2").get_apis()["Items"]],
         "rules": [r["Name"] for r in client("events").list_rules()["Rules"]],
+        "delivery_streams": client("firehose").list_delivery_streams()["DeliveryStreamNames"],
         "log_groups": [
             g["logGroupName"] for g in client("logs").describe_log_groups()["logGroups"]
         ],

@@ -121,6 +121,10 @@ class Lab:
             "aws_logs_api_access_log_group_arn": group_arn,
             "aws_network_etl_subnet_id": subnet,
             "aws_security_groups_etl_lambda_id": group,
+            # The s3 sink here (the inventories' is firehose: the last tests
+            # switch to it), so that objects are the handler's own.
+            "ingest_sink": "s3",
+            "aws_firehose_delivery_stream_name": "",
         }
 
     def run(self, *args: str, **more_vars):
@@ -208,6 +212,9 @@ def test_first_run_packages_publishes_and_serves(lab):
         assert config["Environment"]["Variables"]["RAW_BUCKET_NAME"] == "clickstream-raw-test"
         assert lab.versions(function) == ["1"]
         assert lab.alias_version(function) == "1"
+    ingest_environment = lab.lam.get_function_configuration(FunctionName=INGEST)["Environment"]
+    assert ingest_environment["Variables"]["INGEST_SINK"] == "s3"
+    assert "DELIVERY_STREAM_NAME" not in ingest_environment["Variables"]
     etl = lab.lam.get_function_configuration(FunctionName=ETL)
     assert etl["VpcConfig"]["SubnetIds"] == [lab.vars["aws_network_etl_subnet_id"]]
     assert etl["VpcConfig"]["SecurityGroupIds"] == [lab.vars["aws_security_groups_etl_lambda_id"]]
@@ -387,6 +394,42 @@ def test_a_configuration_change_moves_the_aliases_and_then_nothing_changes(lab):
     assert again.returncode == 0, _explain(again)
     assert again.changed == 0, _explain(again)
     assert lab.versions(INGEST) == ["1", "2", "3"]
+
+
+def test_the_firehose_sink_reaches_the_bucket_through_the_delivery_stream(lab):
+    """With ingest_sink=firehose the function and the endpoint get INGEST_SINK and
+    DELIVERY_STREAM_NAME; a POST goes through moto's Firehose, which writes the
+    request's records at once as one object under events/YYYY/MM/DD/HH/ (the
+    hour the ETL lists), named after the stream."""
+    stream = "clickstream-test-events"
+    lab.moto.client("firehose").create_delivery_stream(
+        DeliveryStreamName=stream,
+        DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": f"arn:aws:iam::{ACCOUNT}:role/clickstream-firehose",
+            "BucketARN": "arn:aws:s3:::clickstream-raw-test",
+            "Prefix": "events/",
+        },
+    )
+    run = lab.run(
+        "--tags",
+        "lambdas,ingest_endpoint",
+        ingest_sink="firehose",
+        aws_firehose_delivery_stream_name=stream,
+    )
+    assert run.returncode == 0, _explain(run)
+    variables = lab.lam.get_function_configuration(FunctionName=INGEST)["Environment"]["Variables"]
+    assert (variables["INGEST_SINK"], variables["DELIVERY_STREAM_NAME"]) == ("firehose", stream)
+    response, before, after = _post_event(lab, "firehose_probe")
+    assert response.status_code == 200, response.text
+    stored = [
+        e
+        for e in _stored_events(lab, "clickstream-raw-test", before, after)
+        if e["eventName"] == "firehose_probe"
+    ]
+    assert len(stored) == 1
+    received = datetime.strptime(stored[0]["_ingest"]["receivedAt"], "%Y-%m-%dT%H:%M:%S.%f%z")
+    assert stored[0]["key"].startswith(received.strftime(f"events/%Y/%m/%d/%H/{stream}-"))
 
 
 def test_stopping_the_endpoint_leaves_no_process(lab):
