@@ -29,9 +29,9 @@ MOLECULE_ROLES := $(patsubst roles/%/molecule/default/molecule.yml,%,$(wildcard 
 # servers and mocks in process, whose state is per process.
 PYTEST_SUITES := tests/common tests/ingest tests/local_api tests/etl \
   collections/ansible_collections/clickstream/aws/tests tests/docs tests/traffic tests/shiny \
-  tests/lambdas tests/etl_rerun tests/lab tests/aws
+  tests/lambdas tests/etl_rerun tests/lab
 
-.PHONY: help setup setup-host debian-packages image lab-up lab-down local traffic lint test test-setup test-python test-e2e molecule bench \
+.PHONY: help setup setup-host debian-packages image lab-up lab-down local traffic lint test test-setup test-python test-aws test-e2e molecule bench \
   $(addprefix molecule-,$(MOLECULE_ROLES)) clean
 
 help: ## Show the targets
@@ -91,11 +91,14 @@ lint: $(VENV)/.stamp ## yamllint, ansible-lint (production profile), ruff
 test-setup: setup ## The set-up from nothing in a fresh container of the base image
 	pytest tests/setup -rA
 
-test-python: $(VENV)/.stamp ## Python unit and integration tests (moto, a throwaway PostgreSQL)
+test-python: $(VENV)/.stamp ## Python unit and integration tests (moto, a throwaway PostgreSQL), but tests/aws
 	@failed=""; for suite in $(PYTEST_SUITES); do \
 	  echo "== pytest $$suite"; pytest "$$suite" || failed="$$failed $$suite"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "failed suites:$$failed" >&2; exit 1; fi
+
+test-aws: $(VENV)/.stamp ## The AWS foundation's playbooks against a private moto server (tests/aws)
+	pytest tests/aws
 
 test-e2e: setup ## The lab from nothing to nothing: site.yml, history, traffic, every tab, again, --check, teardown
 	pytest tests/e2e -rA
@@ -108,13 +111,14 @@ $(addprefix molecule-,$(MOLECULE_ROLES)): molecule-%: setup
 # The parts of make test, in stages: the set-up; then two lanes side by side,
 # since each part keeps about one of the machine's two cores busy
 # (ansible-playbook, pytest and moto work one process at a time); then the lab
-# end to end. The lanes share nothing: the Python suites start their own moto
-# servers and PostgreSQL on free ports, and the container parts never overlap
-# (the fresh machine and molecule both write the shared apt cache, and the lab
-# takes fixed names and ports).
-TEST_STAGES := setup -- "lint test-python" "test-setup molecule" -- test-e2e
+# end to end beside the AWS foundation's playbooks. The lanes share nothing:
+# the Python suites start their own moto servers and PostgreSQL on free ports
+# (never the lab's), and the container parts never overlap (the fresh machine
+# and molecule both write the shared apt cache, and the lab takes fixed names
+# and ports).
+TEST_STAGES := setup -- "lint test-python" "test-setup molecule" -- test-e2e test-aws
 
-test: ## Everything CI runs, each part timed: set-up; lint and Python beside the fresh machine and molecule; the lab end to end
+test: ## Everything CI runs, each part timed: set-up; lint and Python beside the fresh machine and molecule; the lab beside tests/aws
 	@scripts/timed-parts.sh $(TEST_STAGES)
 
 bench: $(VENV)/.stamp ## Benchmarks: print figures next to baselines measured in the same run
