@@ -35,6 +35,7 @@ LOG_GROUP = "/aws/kinesisfirehose/clickstream-events"
 S3_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/clickstream-raw"
 STREAM_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 MODULE = "clickstream.aws.firehose_delivery_stream"
+INFO_MODULE = "clickstream.aws.firehose_delivery_stream_info"
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +73,10 @@ def run(moto, tmp_path_factory):
 def task(args: dict, **keywords) -> dict:
     """A task of the module; failures are asserted on, so they do not stop the play."""
     return {"name": "Delivery stream", MODULE: args, "ignore_errors": True, **keywords}
+
+
+def info_task() -> dict:
+    return {"name": "Find it", INFO_MODULE: {"name": STREAM}}
 
 
 def stream_args(**overrides) -> dict:
@@ -115,8 +120,17 @@ def test_lifecycle(run, firehose, moto):
         "name": "Log group",
         "amazon.aws.cloudwatchlogs_log_group": {"log_group_name": LOG_GROUP},
     }
-    _, created = run(log_group, task(stream_args(), diff=True))
+    missing, _, created, found = run(
+        info_task(), log_group, task(stream_args(), diff=True), info_task()
+    )
     assert created.get("failed") is not True, created.get("msg")
+    # the info module: nothing before, then what the module returned, read back
+    assert (missing["exists"], missing["delivery_stream"], missing["changed"]) == (False, {}, False)
+    assert found["exists"] is True
+    assert found["delivery_stream"]["arn"] == describe(firehose)["DeliveryStreamARN"]
+    assert {k: v for k, v in found["delivery_stream"].items() if k != "status"} == {
+        k: v for k, v in created["delivery_stream"].items() if k != "status"
+    }
     assert created["changed"] is True
     assert created["operations"] == ["create_log_stream", "create_delivery_stream"]
     assert created["diff"]["before"] == {}
@@ -238,7 +252,7 @@ def test_lifecycle(run, firehose, moto):
 
     # -- delete, then deleting again is a no-op ---------------------------------------
     absent = {"name": STREAM, "state": "absent"}
-    deleted, deleted_again = run(task(absent, diff=True), task(absent))
+    deleted, deleted_again, gone = run(task(absent, diff=True), task(absent), info_task())
     assert deleted["changed"] is True
     assert deleted["operations"] == ["delete_delivery_stream"]
     assert deleted["diff"]["before"]["prefix"] == "events/"
@@ -247,6 +261,7 @@ def test_lifecycle(run, firehose, moto):
     assert STREAM not in stream_names(firehose)
     assert deleted_again["changed"] is False
     assert deleted_again["operations"] == []
+    assert gone["exists"] is False
 
 
 def test_check_mode_on_a_new_stream_and_bad_input_create_nothing(run, firehose):

@@ -19,6 +19,9 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import aws_argu
 
 from ansible_collections.clickstream.aws.plugins.module_utils import firehose
 from ansible_collections.clickstream.aws.plugins.modules import firehose_delivery_stream as module
+from ansible_collections.clickstream.aws.plugins.modules import (
+    firehose_delivery_stream_info as info_module,
+)
 from ansible_collections.clickstream.aws.tests.unit.plugin_docs import (
     compare,
     example_calls,
@@ -26,6 +29,7 @@ from ansible_collections.clickstream.aws.tests.unit.plugin_docs import (
 )
 
 FQCN = "clickstream.aws.firehose_delivery_stream"
+INFO_FQCN = "clickstream.aws.firehose_delivery_stream_info"
 COLLECTION = Path(__file__).resolve().parents[2]
 DOC = yaml.safe_load(module.DOCUMENTATION)
 
@@ -100,3 +104,18 @@ def test_ansible_doc_reads_the_module():
     assert doc["examples"]
     assert set(doc["return"]) == {"delivery_stream", "operations"}
     assert "tags" in doc["doc"]["options"]  # from amazon.aws.tags
+
+
+def test_the_info_module_documents_its_code_and_returns_the_stream_module_shape():
+    doc = yaml.safe_load(info_module.DOCUMENTATION)
+    assert compare(info_module.ARGUMENT_SPEC, doc["options"]) == []
+    assert doc["module"] == "firehose_delivery_stream_info"
+    spec = {**aws_argument_spec(), **info_module.ARGUMENT_SPEC}
+    assert example_problems(spec, example_calls(info_module.EXAMPLES, INFO_FQCN)) == []
+    returned = yaml.safe_load(info_module.RETURN)
+    stream = yaml.safe_load(module.RETURN)["delivery_stream"]["contains"]
+    for key, value in returned["delivery_stream"]["contains"].items():
+        assert value == stream[key], key
+    assert returned["exists"]["type"] == "bool"
+    runtime = yaml.safe_load((COLLECTION / "meta" / "runtime.yml").read_text())
+    assert "firehose_delivery_stream_info" in runtime["action_groups"]["aws"]
