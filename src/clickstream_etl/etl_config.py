@@ -84,6 +84,8 @@ class Settings:
     max_document_bytes: int
     metrics_namespace: str
     time_margin_ms: int
+    bot_events_per_second: int
+    classify_hours_per_run: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -115,4 +117,6 @@ class Settings:
             ),
             metrics_namespace=env.get("ETL_METRICS_NAMESPACE", "").strip() or "Clickstream/ETL",
             time_margin_ms=_int(env, "ETL_TIME_MARGIN_MS", 30_000, 0, 15 * 60 * 1000),
+            bot_events_per_second=_int(env, "ETL_BOT_EVENTS_PER_SECOND", 10, 1, 10_000),
+            classify_hours_per_run=_int(env, "ETL_CLASSIFY_HOURS_PER_RUN", 24, 0, 24 * 366),
         )

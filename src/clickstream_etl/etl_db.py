@@ -110,6 +110,8 @@ RUN_COUNTERS = {
     "events_rejected": "EventsRejected",
     "rows_inserted": "RowsInserted",
     "rows_duplicate": "RowsDuplicate",
+    # rows whose classification changed (migration 0008's backlog, or a reclassification)
+    "rows_reclassified": "RowsReclassified",
 }
 
 

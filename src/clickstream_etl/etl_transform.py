@@ -30,7 +30,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 from clickstream_common.json_types import json_type
-from clickstream_etl import etl_raw
+from clickstream_etl import etl_classify, etl_raw
 
 # Namespace of generated event ids: uuid5(NAMESPACE, "<object key>#<event index>").
 EVENT_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:clickstream:etl:event")
@@ -51,6 +51,10 @@ MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 # line.  etl_db names them (then etl_run_id) in its COPY into the events table or into
 # the staging table made LIKE it, so this tuple alone orders them;
 # tests/etl/test_columns.py holds the names to the migrations.
+# Who the visitor is (etl_classify): the user agent's verdict, then what the page URL's
+# query and the referrer say of the source, each group in its named tuple's order; the
+# only columns a reclassification (etl_reclassify) may change.
+CLASS_COLUMNS = (*etl_classify.Agent._fields, "bot_reason", *etl_classify.Source._fields)
 COLUMNS = (
     "event_id",
     "event_timestamp",
@@ -76,6 +80,7 @@ COLUMNS = (
     "event_timestamp_source",
     "source_object_key",
     "source_event_index",
+    *CLASS_COLUMNS,
 )
 # column -> its value's position in a row: map_event sets each value by column name
 SLOT = {column: slot for slot, column in enumerate(COLUMNS)}
@@ -471,7 +476,7 @@ def _copy_text(fields: Sequence[Any]) -> bytes:
 
 # the columns map_event fills with something else than text, by slot
 _TIMESTAMP = SLOT["event_timestamp"]
-_FLAGS = (SLOT["is_first_visit"], SLOT["event_id_generated"])
+_FLAGS = (SLOT["is_first_visit"], SLOT["event_id_generated"], SLOT["is_bot"])
 _JSON = SLOT["payload_extra"]
 _OPTIONAL_JSON = SLOT["ingest_metadata"]
 _NUMBERS = (
@@ -480,6 +485,10 @@ _NUMBERS = (
     SLOT["source_event_index"],
 )
 _FLAG_TEXT = {True: "t", False: "f", None: _NULL}
+# the classification's columns, each group set at once from its named tuple
+_AGENT = slice(SLOT["device_type"], SLOT["device_type"] + len(etl_classify.Agent._fields))
+_BOT_REASON = SLOT["bot_reason"]
+_SOURCE = slice(SLOT["referrer_host"], SLOT["referrer_host"] + len(etl_classify.Source._fields))
 
 
 def _row_text(fields: list[Any], stamp: str) -> bytes:
@@ -643,6 +652,13 @@ def map_event(
     fields[SLOT["event_timestamp_source"]] = source
     fields[SLOT["source_object_key"]] = key
     fields[SLOT["source_event_index"]] = index
+    user_agent = ingest_metadata.get("userAgent") if ingest_metadata is not None else None
+    agent = etl_classify.classify_agent(user_agent if type(user_agent) is str else None)
+    fields[_AGENT] = agent
+    fields[_BOT_REASON] = "user_agent" if agent.is_bot else None
+    fields[_SOURCE] = etl_classify.classify_source(
+        fields[SLOT["page_url"]], fields[SLOT["referrer"]]
+    )
     if may_contain_nul and contains_nul(fields):
         raise EventRejected(
             "event contains a NUL character (\\u0000), which PostgreSQL cannot store"

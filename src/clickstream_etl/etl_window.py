@@ -3,7 +3,9 @@
 * An EventBridge scheduled event (it has ``"time"``) -> the hour before ``time``
   plus ``lookback_hours`` hours before it, to pick up late objects.
 * ``{"from": "YYYY-MM-DDTHH", "to": "YYYY-MM-DDTHH"}`` -> those hours, inclusive;
-  ``"dry_run": true`` lists what would load without writing.
+  ``"dry_run": true`` lists what would load without writing.  With
+  ``"action": "reclassify"`` the loaded events of those hours are classified again
+  (etl_reclassify) instead; the dry run counts the rows that would change class.
 * Anything else -> :class:`RequestError` with a message saying what was expected.
 """
 
@@ -16,10 +18,13 @@ from typing import Any
 
 HOUR_FORMAT = "%Y-%m-%dT%H"
 HOUR_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}$")
-MANUAL_KEYS = frozenset({"from", "to", "dry_run"})
+MANUAL_KEYS = frozenset({"from", "to", "dry_run", "action"})
+# what a manual request does with its hours -> the run's trigger
+ACTIONS = {"load": "manual", "reclassify": "reclassify"}
 EXPECTED = (
     'expected an EventBridge scheduled event (with "time") or '
-    '{"from": "YYYY-MM-DDTHH", "to": "YYYY-MM-DDTHH"} (optionally "dry_run": true)'
+    '{"from": "YYYY-MM-DDTHH", "to": "YYYY-MM-DDTHH"} (optionally "dry_run": true,'
+    ' "action": "load" or "reclassify")'
 )
 
 
@@ -29,7 +34,7 @@ class RequestError(ValueError):
 
 @dataclass(frozen=True)
 class Request:
-    trigger: str  # "schedule" | "manual"
+    trigger: str  # "schedule" | "manual" | "reclassify"
     hours: tuple[datetime, ...]
     dry_run: bool = False
 
@@ -93,7 +98,10 @@ def resolve(event: Any, *, lookback_hours: int, max_hours: int) -> Request:
         dry_run = event.get("dry_run", False)
         if not isinstance(dry_run, bool):
             raise RequestError(f'"dry_run" must be true or false, got {dry_run!r}')
-        return Request("manual", hour_range(first, last), dry_run)
+        action = event.get("action", "load")
+        if action not in ACTIONS:
+            raise RequestError(f'"action" must be one of {sorted(ACTIONS)}, got {action!r}')
+        return Request(ACTIONS[action], hour_range(first, last), dry_run)
     if "time" in event:
         previous = parse_event_time(event["time"]).replace(
             minute=0, second=0, microsecond=0

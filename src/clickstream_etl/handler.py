@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from clickstream_common.logs import JsonLogger, emf_record, write_line
-from clickstream_etl import etl_db, etl_rollups, etl_s3, etl_transform
+from clickstream_etl import etl_db, etl_reclassify, etl_rollups, etl_s3, etl_transform
 from clickstream_etl.etl_config import Settings
 from clickstream_etl.etl_window import Request, format_hour, resolve
 
@@ -106,6 +106,8 @@ def run(event: Any, context: Any, settings: Settings, log: JsonLogger) -> dict[s
     hour_names = [format_hour(h) for h in request.hours]
     log.bind(trigger=request.trigger)
     log.info("run requested", hours=hour_names, dry_run=request.dry_run)
+    if request.trigger == "reclassify":
+        return _reclassify(request, context, settings, log, started)
 
     s3 = etl_s3.make_client(settings.fetch_concurrency)
     listed = etl_s3.list_hours(s3, settings.bucket, request.hours)
@@ -175,9 +177,19 @@ def _load(
                         out_of_time = True
                         break
             counts["objects_failed"] = len(failures)
+            # rows loaded before migration 0008: a bounded batch of their hours per run
+            backlog = etl_reclassify.backfill(
+                conn, etl_db.target_identifier(settings), settings.classify_hours_per_run
+            )
+            counts["rows_reclassified"] = backlog.rows_reclassified
             # the second connection, if any, refreshes half of the rollups
             helper = connections[1] if len(connections) > 1 else None
-            refreshed = etl_rollups.refresh(conn, etl_db.target_identifier(settings), helper=helper)
+            refreshed = etl_rollups.refresh(
+                conn,
+                etl_db.target_identifier(settings),
+                helper=helper,
+                bot_events_per_second=settings.bot_events_per_second,
+            )
         finally:
             for extra in connections[1:]:
                 extra.close()
@@ -209,6 +221,52 @@ def _load(
     _publish(settings, summary, log)
     if problems:
         raise EtlIncompleteError("; ".join(problems) + f" (run {run_id}: repeat the run)")
+    return summary
+
+
+def _reclassify(
+    request: Request, context: Any, settings: Settings, log: JsonLogger, started: float
+) -> dict[str, Any]:
+    """Classify the loaded events of the request's hours again (etl_reclassify); the
+    dry run only counts what would change."""
+    target = etl_db.target_identifier(settings)
+    conn = etl_db.connect(settings)
+    try:
+        if request.dry_run:
+            found = etl_reclassify.reclassify(conn, target, request.hours, dry_run=True)
+            summary = {"dry_run": True, "trigger": request.trigger, **found.summary()}
+            log.info("reclassification dry run", **summary)
+            return summary
+        run_id = etl_db.start_run(
+            conn, request.trigger, request.hours, getattr(context, "aws_request_id", None)
+        )
+        log.bind(run_id=run_id)
+        counts = dict.fromkeys(etl_db.RUN_COUNTERS, 0)
+        try:
+            found = etl_reclassify.reclassify(conn, target, request.hours)
+            counts["rows_reclassified"] = found.rows_reclassified
+            refreshed = etl_rollups.refresh(
+                conn, target, bot_events_per_second=settings.bot_events_per_second
+            )
+            duration_ms = int((time.monotonic() - started) * 1000)
+            etl_db.finish_run(conn, run_id, counts, "succeeded", duration_ms)
+        except Exception as exc:
+            duration_ms = int((time.monotonic() - started) * 1000)
+            _record_failure(settings, run_id, counts, duration_ms, exc, log)
+            raise
+    finally:
+        conn.close()
+    summary = {
+        "run_id": run_id,
+        "trigger": request.trigger,
+        "status": "succeeded",
+        "hours": [format_hour(h) for h in request.hours],
+        **counts,
+        **found.summary(),
+        "rollup_hours_refreshed": len(refreshed),
+        "duration_ms": duration_ms,
+    }
+    _publish(settings, summary, log)
     return summary
 
 

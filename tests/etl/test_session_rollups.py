@@ -21,7 +21,7 @@ import pytest
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
-from clickstream_etl import etl_rollups
+from clickstream_etl import etl_classify, etl_rollups
 from clickstream_tools import datagen
 from etl_test_helpers import ETL_PASSWORD, MIGRATIONS
 
@@ -40,13 +40,29 @@ COLUMNS = (
     "session_id",
     "page_url",
     "context_product_id",
+    # the classification the load writes (etl_classify), which the refresh reads
+    "is_bot",
+    "bot_reason",
+    "device_type",
+    "browser_family",
+    "os_family",
+    "traffic_channel",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "referrer_host",
 )
+IS_BOT, _, DEVICE, BROWSER, OS, CHANNEL, UTM_SOURCE, UTM_MEDIUM, UTM_CAMPAIGN, REFERRER_HOST = (
+    range(8, 18)
+)
+PAGE_EVENTS = ("page_view", "home_view", "category_view", "product_view")
 # Every table the refresh maintains, in a stable order (sessions without updated_at).
 SNAPSHOTS = {
     "sessions": "SELECT session_key, session_id, is_derived, visitor_key, client_id, user_id,"
     " started_at, ended_at, duration_seconds, event_count, page_views, product_views,"
     " add_to_cart, entry_page, exit_page, first_event_name, last_event_name, is_first_visit,"
-    " checkout_started, converted FROM sessions ORDER BY 1",
+    " checkout_started, converted, is_bot, bot_reason, device_type, browser_family, os_family,"
+    " traffic_channel, source, medium, campaign FROM sessions ORDER BY 1",
     "hourly_event_counts": "SELECT * FROM hourly_event_counts ORDER BY 1, 2",
     "daily_product_engagement": "SELECT * FROM daily_product_engagement ORDER BY 1, 2",
     "daily_funnel": "SELECT * FROM daily_funnel ORDER BY 1, 2",
@@ -59,6 +75,8 @@ SNAPSHOTS = {
     "daily_entry_exit_pages": "SELECT * FROM daily_entry_exit_pages ORDER BY 1, 2 NULLS FIRST, 3",
     "daily_event_transitions": "SELECT * FROM daily_event_transitions ORDER BY 1, 2, 3",
     "daily_session_paths": "SELECT * FROM daily_session_paths ORDER BY 1, 2",
+    "daily_acquisition": "SELECT * FROM daily_acquisition ORDER BY 1, 2, 3, 4, 5, 6",
+    "daily_technology": "SELECT * FROM daily_technology ORDER BY 1, 2, 3, 4, 5",
 }
 DAY1 = datetime(2025, 3, 1, tzinfo=UTC)
 
@@ -66,6 +84,24 @@ DAY1 = datetime(2025, 3, 1, tzinfo=UTC)
 # ---------------------------------------------------------------------------------------------
 # events
 # ---------------------------------------------------------------------------------------------
+def classified(page_url: str | None, referrer: str | None, user_agent: str | None) -> tuple:
+    """The classification columns of an event, as the load writes them."""
+    agent = etl_classify.classify_agent(user_agent)
+    source = etl_classify.classify_source(page_url, referrer)
+    return (
+        agent.is_bot,
+        "user_agent" if agent.is_bot else None,
+        agent.device_type,
+        agent.browser_family,
+        agent.os_family,
+        source.traffic_channel,
+        source.utm_source,
+        source.utm_medium,
+        source.utm_campaign,
+        source.referrer_host,
+    )
+
+
 def _event(event_id: str, at: datetime, name: str, **ids: str | None) -> tuple:
     return (
         event_id,
@@ -76,6 +112,7 @@ def _event(event_id: str, at: datetime, name: str, **ids: str | None) -> tuple:
         ids.get("session_id"),
         ids.get("page_url"),
         None,
+        *classified(ids.get("page_url"), ids.get("referrer"), ids.get("user_agent")),
     )
 
 
@@ -95,6 +132,7 @@ def generated_events() -> list[tuple]:
                 e.get("sessionId"),
                 e.get("pageUrl"),
                 product.get("id"),
+                *classified(e.get("pageUrl"), e.get("referrer"), e["_ingest"].get("userAgent")),
             )
         )
     return rows
@@ -121,6 +159,38 @@ def edge_events() -> tuple[list[tuple], list[tuple]]:
         _event("rep-4", d2 + 733 * m, "product_view", session_id="rep", user_id="u4"),
         # no ids at all: an event, but no session, visitor or unit
         _event("anon", d2 + 700 * m, "home_view", page_url="/"),
+        # bots by behaviour: more than 10 events within one second; no page at all
+        *(
+            _event(
+                f"burst-{i}",
+                d2 + 800 * m + i * timedelta(milliseconds=50),
+                "page_view",
+                session_id="burst",
+                client_id="v5",
+                page_url=f"/b/{i}",
+            )
+            for i in range(12)
+        ),
+        _event("api-1", d2 + 810 * m, "add_to_cart_click", session_id="api", client_id="v6"),
+        _event("api-2", d2 + 811 * m, "checkout_start", session_id="api", client_id="v6"),
+        # a crawler by its user agent, landing from a campaign on another device
+        _event(
+            "crawl-1",
+            d2 + 820 * m,
+            "home_view",
+            session_id="crawl",
+            client_id="v7",
+            page_url="https://shop.example.com/?utm_source=news&utm_medium=email",
+            user_agent="Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        ),
+        _event(
+            "crawl-2",
+            d2 + 821 * m,
+            "product_view",
+            session_id="crawl",
+            client_id="v7",
+            page_url="https://shop.example.com/p/1",
+        ),
     ]
     late = [
         # v1's first visit, the day before: day 2's previous visit changes
@@ -182,7 +252,8 @@ def refresh(dw: Any, *, helper: bool = True) -> list[datetime]:
 
 
 def snapshot(dw: Any) -> dict[str, list[tuple]]:
-    return {name: dw.query(text) for name, text in SNAPSHOTS.items()}
+    """Every table's rows, in a total order (the queries' ORDER BY leaves is_bot out)."""
+    return {name: sorted(dw.query(text), key=none_first) for name, text in SNAPSHOTS.items()}
 
 
 def load_incrementally(dw: Any, rows: list[tuple], late: list[tuple]) -> None:
@@ -246,8 +317,33 @@ def sessions_of(rows: list[tuple]) -> list[dict[str, Any]]:
         events.sort(key=lambda r: (r[1], r[0]))
         visitors = [_visitor(r) for r in events if _visitor(r) is not None]
         pages = [r[6] for r in events if r[6] is not None]
+        per_second: dict[datetime, int] = defaultdict(int)
+        for r in events:
+            per_second[r[1].replace(microsecond=0)] += 1
+        agent_bot = any(r[IS_BOT] for r in events)
+        behaviour_bot = max(per_second.values()) > etl_rollups.BOT_EVENTS_PER_SECOND or (
+            not pages and not any(r[2] in PAGE_EVENTS for r in events)
+        )
+        landing = events[0]
+        channel = landing[CHANNEL] or "direct"
+        medium = {"direct": "(none)", "organic_search": "organic", "internal": "(internal)"}
         sessions.append(
             {
+                "bot": agent_bot or behaviour_bot,
+                "bot_reason": "user_agent" if agent_bot else "behaviour" if behaviour_bot else None,
+                "acquisition": (
+                    channel,
+                    landing[UTM_SOURCE] or landing[REFERRER_HOST] or "(direct)",
+                    landing[UTM_MEDIUM] or medium.get(channel, "referral"),
+                    landing[UTM_CAMPAIGN] or "(not set)",
+                ),
+                "technology": (
+                    landing[DEVICE] or "other",
+                    landing[BROWSER] or "(unknown)",
+                    landing[OS] or "(unknown)",
+                ),
+                "add_to_cart": any(r[2] == "add_to_cart_click" for r in events),
+                "checkout_started": any(r[2] == "checkout_start" for r in events),
                 "start": events[0][1],
                 "visitor": visitors[0] if visitors else None,
                 "events": len(events),
@@ -277,31 +373,58 @@ def add(groups: dict[tuple, list[int]], key: tuple, *values: int) -> None:
 
 
 def expected_session_rollups(rows: list[tuple]) -> dict[str, list[tuple]]:
+    """Every session rollup, split by the session's class (is_bot: the tables' last
+    column, second in the two tables of 0008)."""
     hourly: dict[tuple, list[int]] = {}
-    hourly_visitors: dict[datetime, set[str]] = defaultdict(set)
+    visitors: dict[tuple, set[str]] = defaultdict(set)
     depth: dict[tuple, list[int]] = {}
     entry_exit: dict[tuple, list[int]] = {}
     entry_pages: dict[tuple, list[int]] = {}
     exit_pages: dict[tuple, list[int]] = {}
+    acquisition: dict[tuple, list[int]] = {}
+    technology: dict[tuple, list[int]] = {}
     for s in sessions_of(rows):
         hour, day, converted = hour_of(s["start"]), s["start"].date(), int(s["converted"])
-        add(hourly, (hour,), 1, converted, int(s["events"] == 1), s["duration"])
-        if s["visitor"] is not None:
-            hourly_visitors[hour].add(s["visitor"])
-        add(depth, (day, min(s["events"], 20)), 1, converted)
-        add(entry_exit, (day, s["first"], s["last"]), 1, converted, s["events"])
-        add(entry_pages, (day, s["entry"]), 1, int(s["events"] == 1), converted, s["duration"])
+        bot, bounced = s["bot"], int(s["events"] == 1)
+        add(hourly, (hour, bot), 1, converted, bounced, s["duration"])
+        add(depth, (day, min(s["events"], 20), bot), 1, converted)
+        add(entry_exit, (day, s["first"], s["last"], bot), 1, converted, s["events"])
+        add(entry_pages, (day, s["entry"], bot), 1, bounced, converted, s["duration"])
         if s["exit"] is not None:
-            add(exit_pages, (day, s["entry"], s["exit"]), 1)
+            add(exit_pages, (day, s["entry"], s["exit"], bot), 1)
+        steps = (int(s["add_to_cart"]), int(s["checkout_started"]), converted)
+        add(acquisition, (day, bot, *s["acquisition"]), 1, bounced, *steps)
+        add(technology, (day, bot, *s["technology"]), 1, *steps)
+        for key in (
+            (hour, bot),
+            ("acquisition", day, bot, *s["acquisition"]),
+            ("technology", day, bot, *s["technology"]),
+        ):
+            if s["visitor"] is not None:
+                visitors[key].add(s["visitor"])
+            else:
+                visitors.setdefault(key, set())
     return {
         "hourly_sessions": [
-            (hour, sessions, len(hourly_visitors[hour]), converted, bounced, duration)
-            for (hour, sessions, converted, bounced, duration) in count_rows(hourly)
+            (hour, sessions, len(visitors[hour, bot]), converted, bounced, duration, bot)
+            for (hour, bot), (sessions, converted, bounced, duration) in hourly.items()
         ],
-        "daily_session_depth": count_rows(depth),
-        "daily_session_entry_exit": count_rows(entry_exit),
-        "daily_entry_pages": [(*k, *v) for k, v in entry_pages.items()],
-        "daily_entry_exit_pages": [(*k, *v) for k, v in exit_pages.items()],
+        "daily_session_depth": [(day, d, *v, bot) for (day, d, bot), v in depth.items()],
+        "daily_session_entry_exit": [
+            (day, first, last, *v, bot) for (day, first, last, bot), v in entry_exit.items()
+        ],
+        "daily_entry_pages": [(day, page, *v, bot) for (day, page, bot), v in entry_pages.items()],
+        "daily_entry_exit_pages": [
+            (day, entry, exit_, *v, bot) for (day, entry, exit_, bot), v in exit_pages.items()
+        ],
+        "daily_acquisition": [
+            (*key, sessions, len(visitors[("acquisition", *key)]), *rest)
+            for key, (sessions, *rest) in acquisition.items()
+        ],
+        "daily_technology": [
+            (*key, sessions, len(visitors[("technology", *key)]), *rest)
+            for key, (sessions, *rest) in technology.items()
+        ],
     }
 
 
@@ -310,58 +433,60 @@ def expected_by_unit(rows: list[tuple]) -> dict[str, list[tuple]]:
     units: dict[tuple, list[tuple]] = defaultdict(list)
     events_per_step: dict[tuple, list[int]] = {}
     for row in rows:
-        day = row[1].date()
+        day, bot = row[1].date(), row[IS_BOT]
         unit = row[5] if row[5] is not None else (f"v:{_visitor(row)}" if _visitor(row) else None)
         if row[2] in FUNNEL:
-            add(events_per_step, (day, FUNNEL.index(row[2]) + 1), 1)
+            add(events_per_step, (day, FUNNEL.index(row[2]) + 1, bot), 1)
         if unit is not None:
-            units[(day, unit)].append(row)
+            units[(day, bot, unit)].append(row)
     transitions: dict[tuple, list[int]] = {}
     paths: dict[tuple, list[int]] = {}
     with_step: dict[tuple, list[int]] = {}
     in_order: dict[tuple, list[int]] = {}
-    for (day, _unit), events in units.items():
+    for (day, bot, _unit), events in units.items():
         events.sort(key=lambda r: (r[1], r[0]))
         names = [r[2] for r in events]
         for here, after in zip(names, [*names[1:], "(exit)"], strict=True):
-            add(transitions, (day, here, after), 1)
+            add(transitions, (day, here, after, bot), 1)
         path = " → ".join(names[:4]) + (" → …" if len(names) > 4 else "")
-        add(paths, (day, path), 1, int("checkout_complete" in names))
+        add(paths, (day, path, bot), 1, int("checkout_complete" in names))
         steps = sorted((r[1], FUNNEL.index(r[2]) + 1) for r in events if r[2] in FUNNEL)
         for step in {s for _, s in steps}:
-            add(with_step, (day, step), 1)
+            add(with_step, (day, step, bot), 1)
         reached = 0
         for _, step in steps:
             if step == reached + 1:
                 reached = step
         for step in range(1, reached + 1):
-            add(in_order, (day, step), 1)
+            add(in_order, (day, step, bot), 1)
     days = sorted({row[1].date() for row in rows})
     funnel = [
         (
             day,
             step,
             FUNNEL[step - 1],
-            events_per_step.get((day, step), [0])[0],
-            with_step.get((day, step), [0])[0],
-            in_order.get((day, step), [0])[0],
+            events_per_step.get((day, step, bot), [0])[0],
+            with_step.get((day, step, bot), [0])[0],
+            in_order.get((day, step, bot), [0])[0],
+            bot,
         )
         for day in days
         for step in range(1, 7)
+        for bot in (False, True)
     ]
     return {
-        "daily_event_transitions": count_rows(transitions),
-        "daily_session_paths": count_rows(paths),
+        "daily_event_transitions": [(*k[:3], *v, k[3]) for k, v in transitions.items()],
+        "daily_session_paths": [(*k[:2], *v, k[2]) for k, v in paths.items()],
         "daily_funnel": funnel,
     }
 
 
-def distinct_visitors(rows: list[tuple], first: date, last: date) -> int:
+def distinct_visitors(rows: list[tuple], first: date, last: date, bot: bool) -> int:
     return len(
         {
             s["visitor"]
             for s in sessions_of(rows)
-            if s["visitor"] is not None and first <= s["start"].date() <= last
+            if s["visitor"] is not None and first <= s["start"].date() <= last and s["bot"] == bot
         }
     )
 
@@ -381,14 +506,26 @@ def test_incremental_rollups_equal_the_figures_of_the_raw_events(dw, events) -> 
     days = sorted({row[1].date() for row in everything})
     for i, first in enumerate(days):
         for last in days[i:]:
-            counted = dw.scalar(
-                "SELECT coalesce(sum(visitors), 0) FROM daily_visitors WHERE day BETWEEN %(a)s"
-                " AND %(b)s AND (previous_day IS NULL OR previous_day < %(a)s)",
-                {"a": first, "b": last},
-            )
-            assert counted == distinct_visitors(everything, first, last), (first, last)
+            for bot in (False, True):
+                counted = dw.scalar(
+                    "SELECT coalesce(sum(visitors), 0) FROM daily_visitors WHERE day BETWEEN"
+                    " %(a)s AND %(b)s AND (previous_day IS NULL OR previous_day < %(a)s)"
+                    " AND is_bot = %(bot)s",
+                    {"a": first, "b": last, "bot": bot},
+                )
+                assert counted == distinct_visitors(everything, first, last, bot), (first, last)
     # the cases the late events were for
-    assert ("v1", (DAY1 + timedelta(days=1)).date(), DAY1.date(), 1) in tables["visitor_days"]
+    d2 = (DAY1 + timedelta(days=1)).date()
+    assert ("v1", d2, DAY1.date(), 1, False) in tables["visitor_days"]
+    # bots: by the user agent of one event, by a burst, by no page at all
+    classes = {row[0]: row[20:22] for row in tables["sessions"]}
+    assert classes["s:crawl"] == (True, "user_agent")
+    assert classes["s:burst"] == (True, "behaviour")
+    assert classes["s:api"] == (True, "behaviour")
+    assert classes["s:tie"] == (False, None)
+    humans = [s for s in sessions_of(everything) if not s["bot"]]
+    assert sum(r[1] for r in tables["hourly_sessions"] if not r[-1]) == len(humans)
+    assert 0 < sum(r[1] for r in tables["hourly_sessions"] if r[-1]) < len(humans)
     mv = next(s for s in tables["sessions"] if s[0] == "s:mv")
     assert mv[6] == DAY1 + timedelta(days=1, minutes=-5)
     assert dw.scalar("SELECT count(*) FROM sessions WHERE visitor_key = 'v1' AND is_derived") == 2
@@ -450,7 +587,8 @@ SELF_JOIN_FUNNEL = """
 WITH steps AS (
     SELECT f.step_no, f.step_name FROM public.funnel_steps f
 ), ev AS (
-    SELECT d.day, d.unit, d.event_timestamp, st.step_no
+    -- a unit's bot and other events are two units (0008)
+    SELECT d.day, d.unit || ':' || d.is_bot AS unit, d.event_timestamp, st.step_no
     FROM etl_day_events d JOIN steps st ON st.step_name = d.event_name
 ), s1 AS (
     SELECT ev.day, ev.unit, min(ev.event_timestamp) AS reached FROM ev
@@ -505,8 +643,8 @@ def test_one_pass_funnel_equals_the_former_self_join(dw, events) -> None:
         conn.rollback()
         conn.close()
     one_pass = dw.query(
-        "SELECT day, step_no, sessions_in_order FROM daily_funnel"
-        " WHERE sessions_in_order > 0 ORDER BY 1, 2"
+        "SELECT day, step_no, sum(sessions_in_order) FROM daily_funnel"
+        " GROUP BY 1, 2 HAVING sum(sessions_in_order) > 0 ORDER BY 1, 2"
     )
     assert one_pass == former
     assert {row[1] for row in one_pass} == {1, 2, 3, 4, 5, 6}

@@ -15,11 +15,19 @@ from clickstream_etl import etl_transform as t
 KEY = "events/2024/05/01/10/event-0b7a.json"
 LAST_MODIFIED = datetime(2024, 5, 1, 10, 59, 59, tzinfo=UTC)
 RECEIVED = "2024-05-01T10:15:30.123Z"
+USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"
+    " Chrome/124.0.0.0 Safari/537.36"
+)
+PAGE_URL = (
+    "https://shop.example/p/sku-1?utm_source=google&utm_medium=cpc&utm_campaign=spring"
+    "&utm_term=laptop&utm_content=ad-1"
+)
 
 FULL_PAYLOAD = {
     "eventId": "2f1c7a34-9a43-4b4e-9f0e-1d2c3b4a5f60",
     "eventName": "product_view",
-    "pageUrl": "https://shop.example/p/sku-1",
+    "pageUrl": PAGE_URL,
     "referrer": "https://search.example/?q=laptop",
     "userId": "u-123",
     "userLoginState": "logged_in",
@@ -40,7 +48,7 @@ FULL_PAYLOAD = {
     "_ingest": {
         "receivedAt": RECEIVED,
         "sourceIp": "203.0.113.1",
-        "userAgent": "Mozilla/5.0",
+        "userAgent": USER_AGENT,
         "method": "POST",
         "path": "/clickstream",
         "requestId": "req-1",
@@ -85,7 +93,7 @@ def with_product(**changes) -> dict:
         ("event_id", "2f1c7a34-9a43-4b4e-9f0e-1d2c3b4a5f60"),
         ("event_timestamp", datetime(2024, 5, 1, 10, 15, 30, 123000, tzinfo=UTC)),
         ("event_name", "product_view"),
-        ("page_url", "https://shop.example/p/sku-1"),
+        ("page_url", PAGE_URL),
         ("referrer", "https://search.example/?q=laptop"),
         ("user_id", "u-123"),
         ("user_login_state", "logged_in"),
@@ -105,6 +113,19 @@ def with_product(**changes) -> dict:
         ("event_timestamp_source", "ingest"),
         ("source_object_key", KEY),
         ("source_event_index", 0),
+        # who the visitor is: the user agent, then the page URL's UTM values and referrer
+        ("device_type", "desktop"),
+        ("browser_family", "Chrome"),
+        ("browser_major", "124"),
+        ("os_family", "Windows"),
+        ("is_bot", False),
+        ("referrer_host", "search.example"),
+        ("utm_source", "google"),
+        ("utm_medium", "cpc"),
+        ("utm_campaign", "spring"),
+        ("utm_term", "laptop"),
+        ("utm_content", "ad-1"),
+        ("traffic_channel", "paid_search"),
     ],
 )
 def test_projection_table_column(column: str, expected: object) -> None:
@@ -487,7 +508,26 @@ def test_copy_field_escaping(value: object, expected: str) -> None:
 
 def test_full_payload_sets_every_column() -> None:
     """map_event sets values by column name: a column it never sets would be NULL in every row."""
-    assert [column for column, value in mapped(with_changes()).items() if value is None] == []
+    unset = [column for column, value in mapped(with_changes()).items() if value is None]
+    assert unset == ["bot_reason"]  # a browser: set for bots only
+    crawler = with_changes()
+    crawler["_ingest"]["userAgent"] = (
+        "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)"
+    )
+    values = mapped(crawler)
+    assert (values["device_type"], values["is_bot"], values["bot_reason"]) == (
+        "bot",
+        True,
+        "user_agent",
+    )
+
+
+def test_events_without_a_user_agent_are_not_bots() -> None:
+    payload = with_changes(pageUrl=..., referrer=...)
+    del payload["_ingest"]["userAgent"]
+    values = mapped(payload)
+    assert (values["device_type"], values["is_bot"], values["bot_reason"]) == ("other", False, None)
+    assert values["traffic_channel"] == "direct"
 
 
 def test_copy_line_has_one_field_per_column() -> None:
