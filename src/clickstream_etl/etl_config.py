@@ -64,6 +64,18 @@ def table_name(raw: str | None) -> tuple[str, str]:
     return (parts[0], parts[1]) if len(parts) == 2 else ("public", parts[0])
 
 
+def extra_bot_agents(raw: str | None) -> tuple[str, ...]:
+    """ETL_EXTRA_BOT_AGENTS: comma-separated user-agent substrings, matched without case."""
+    parts = tuple(dict.fromkeys(p.strip().lower() for p in (raw or "").split(",") if p.strip()))
+    for part in parts:
+        if len(part) < 3 or len(part) > 200:
+            raise ConfigError(
+                "ETL_EXTRA_BOT_AGENTS must be comma-separated substrings of 3 to 200 characters,"
+                f" got {part!r}"
+            )
+    return parts
+
+
 @dataclass(frozen=True)
 class Settings:
     bucket: str
@@ -86,6 +98,7 @@ class Settings:
     time_margin_ms: int
     bot_events_per_second: int
     classify_hours_per_run: int
+    extra_bot_agents: tuple[str, ...]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -119,4 +132,5 @@ class Settings:
             time_margin_ms=_int(env, "ETL_TIME_MARGIN_MS", 30_000, 0, 15 * 60 * 1000),
             bot_events_per_second=_int(env, "ETL_BOT_EVENTS_PER_SECOND", 10, 1, 10_000),
             classify_hours_per_run=_int(env, "ETL_CLASSIFY_HOURS_PER_RUN", 24, 0, 24 * 366),
+            extra_bot_agents=extra_bot_agents(env.get("ETL_EXTRA_BOT_AGENTS")),
         )

@@ -72,6 +72,16 @@ def test_manual_single_hour_and_dry_run() -> None:
     assert request.dry_run is True
 
 
+def test_manual_reclassification_and_its_dry_run() -> None:
+    event = {"from": "2024-05-01T00", "to": "2024-05-01T23", "action": "reclassify"}
+    request = etl_window.resolve(event, lookback_hours=2, max_hours=168)
+    assert (request.trigger, len(request.hours), request.dry_run) == ("reclassify", 24, False)
+    dry = etl_window.resolve({**event, "dry_run": True}, lookback_hours=2, max_hours=168)
+    assert (dry.trigger, dry.dry_run) == ("reclassify", True)
+    loaded = etl_window.resolve({**event, "action": "load"}, lookback_hours=2, max_hours=168)
+    assert loaded.trigger == "manual"
+
+
 def test_hour_prefix_matches_the_ingest_layout() -> None:
     hour = datetime(2024, 5, 1, 9, tzinfo=UTC)
     assert etl_window.hour_prefix(hour) == "events/2024/05/01/09/"
@@ -97,6 +107,10 @@ def test_hour_prefix_matches_the_ingest_layout() -> None:
             '"dry_run" must be true or false',
         ),
         ({"from": "2024-01-01T00", "to": "2024-01-08T00"}, "169 hours requested, more than"),
+        (
+            {"from": "2024-05-01T10", "to": "2024-05-01T10", "action": "delete"},
+            "\"action\" must be one of ['load', 'reclassify'], got 'delete'",
+        ),
         ({"time": "soon"}, 'scheduled event "time" is not ISO-8601'),
         ({"time": 1714568700}, 'scheduled event "time" must be an ISO-8601 string'),
         ({"detail-type": "Something"}, "unrecognised event with keys ['detail-type']"),
@@ -179,11 +193,21 @@ def test_dw_pg_ssl_values(raw: str, mode: str | None) -> None:
         ({"TARGET_TABLE": "events; DROP TABLE x"}, "TARGET_TABLE must be a lower-case identifier"),
         ({"TARGET_TABLE": "a.b.c"}, "TARGET_TABLE must be"),
         ({"TARGET_TABLE": "Events"}, "TARGET_TABLE must be"),
+        ({"ETL_EXTRA_BOT_AGENTS": "sitecheck, ab"}, "ETL_EXTRA_BOT_AGENTS must be comma-separated"),
+        ({"ETL_BOT_EVENTS_PER_SECOND": "0"}, "ETL_BOT_EVENTS_PER_SECOND must be between 1 and"),
     ],
 )
 def test_invalid_settings(env: dict, message: str) -> None:
     with pytest.raises(etl_config.ConfigError, match=message.replace("(", r"\(")):
         etl_config.Settings.from_env({**BASE_ENV, **env})
+
+
+def test_extra_bot_agents_are_trimmed_lower_case_and_unique() -> None:
+    settings = etl_config.Settings.from_env(
+        {**BASE_ENV, "ETL_EXTRA_BOT_AGENTS": " SiteCheck/, ,uptime-robot,sitecheck/"}
+    )
+    assert settings.extra_bot_agents == ("sitecheck/", "uptime-robot")
+    assert etl_config.Settings.from_env(BASE_ENV).extra_bot_agents == ()
 
 
 def test_target_table_with_schema() -> None:

@@ -299,3 +299,42 @@ def test_dry_run_lines_list_each_hour_and_the_keys_to_load() -> None:
     assert lines[-1] == "  2026-11-24T06: 0 object(s), 0 already loaded, 0 to load"
     [total] = report.total_lines([summary])
     assert total.endswith("27 object(s), 2 already loaded, 25 to load; nothing was written")
+
+
+RECLASSIFIED = {
+    "run_id": 7,
+    "trigger": "reclassify",
+    "status": "succeeded",
+    "hours_classified": 24,
+    "rows_read": 1200,
+    "rows_reclassified": 30,
+    "hours_changed": 3,
+    "class_changes": {"device_type: other -> bot": 30, "is_bot: False -> True": 30},
+    "rollup_hours_refreshed": 3,
+    "duration_ms": 900,
+    "chunk": {"from": "2026-11-24T00", "to": "2026-11-24T23", "hours": 24},
+}
+
+
+def test_a_reclassification_chunk_reads_as_rows_and_class_changes() -> None:
+    assert report.chunk_lines(RECLASSIFIED) == [
+        "2026-11-24T00 .. 2026-11-24T23 (24 h), reclassify: 1200 row(s) in 24 hour(s),"
+        " 30 changed class in 3 hour(s), rollups of 3 hour(s) refreshed; 900 ms (run 7)",
+        "  device_type: other -> bot: 30",
+        "  is_bot: False -> True: 30",
+    ]
+    [total] = report.total_lines([RECLASSIFIED, RECLASSIFIED])
+    assert total.endswith("reclassify: 2400 row(s) in 48 hour(s), 60 changed class in 6 hour(s)")
+    assert report.totals([RECLASSIFIED])["rows_reclassified"] == 30
+
+
+def test_a_reclassification_dry_run_says_nothing_was_written() -> None:
+    dry = {**RECLASSIFIED, "dry_run": True}
+    del dry["run_id"]
+    lines = report.chunk_lines(dry)
+    assert lines[0] == (
+        "2026-11-24T00 .. 2026-11-24T23 (24 h), reclassify, dry run: 1200 row(s) in 24 hour(s),"
+        " 30 would change class in 3 hour(s)"
+    )
+    [total] = report.total_lines([dry])
+    assert total.endswith("30 would change class in 3 hour(s); nothing was written")

@@ -27,6 +27,8 @@ LOAD_COUNTS = (
     "rows_duplicate",
     "events_rejected",
 )
+# what a reclassification (action reclassify) counts
+RECLASSIFY_COUNTS = ("hours_classified", "rows_read", "rows_reclassified", "hours_changed")
 KEYS_SHOWN_PER_HOUR = 20
 
 
@@ -64,9 +66,33 @@ def _dry_lines(prefix: str, summary: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _reclassify_line(prefix: str, counts: Mapping[str, Any], dry_run: bool) -> str:
+    changed = counts.get("rows_reclassified", 0)
+    return (
+        f"{prefix}, reclassify{', dry run' if dry_run else ''}: "
+        f"{counts.get('rows_read', 0)} row(s) in {counts.get('hours_classified', 0)} hour(s), "
+        f"{changed} {'would change' if dry_run else 'changed'} class"
+        f" in {counts.get('hours_changed', 0)} hour(s)"
+    )
+
+
+def _change_lines(changes: Mapping[str, Any]) -> list[str]:
+    return [f"  {change}: {count}" for change, count in changes.items()]
+
+
 def chunk_lines(summary: Mapping[str, Any]) -> list[str]:
-    """One chunk: a line of counts, or with a dry run a line per hour and the keys to load."""
+    """One chunk: a line of counts, or with a dry run a line per hour and the keys to load;
+    a reclassification's counts and its most common class changes."""
     prefix = _span(summary["chunk"])
+    if summary.get("trigger") == "reclassify":
+        dry_run = bool(summary.get("dry_run"))
+        line = _reclassify_line(prefix, summary, dry_run)
+        if not dry_run:
+            line += (
+                f", rollups of {summary.get('rollup_hours_refreshed', 0)} hour(s) refreshed;"
+                f" {summary.get('duration_ms', '?')} ms (run {summary.get('run_id')})"
+            )
+        return [line, *_change_lines(summary.get("class_changes", {}))]
     if summary.get("dry_run"):
         return _dry_lines(prefix, summary)
     line = _load_line(prefix, summary, summary.get("duration_ms", "?"))
@@ -82,6 +108,11 @@ def total_lines(summaries: Sequence[Mapping[str, Any]]) -> list[str]:
     first, last = summaries[0]["chunk"], summaries[-1]["chunk"]
     hours = sum(s["chunk"]["hours"] for s in summaries)
     prefix = f"Total, {first['from']} .. {last['to']} ({hours} h, {len(summaries)} chunk(s))"
+    if summaries[0].get("trigger") == "reclassify":
+        dry_run = bool(summaries[0].get("dry_run"))
+        totals = {name: sum(int(s.get(name, 0)) for s in summaries) for name in RECLASSIFY_COUNTS}
+        line = _reclassify_line(prefix, totals, dry_run)
+        return [line + ("; nothing was written" if dry_run else "")]
     if summaries[0].get("dry_run"):
         seen = sum(s.get("objects_seen", 0) for s in summaries)
         to_load = sum(s.get("objects_to_load", 0) for s in summaries)
@@ -96,7 +127,7 @@ def total_lines(summaries: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def totals(summaries: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     """The counts summed over the chunks, as a dict (for callers that assert on them)."""
-    names = (*LOAD_COUNTS, "objects_to_load", "duration_ms")
+    names = (*LOAD_COUNTS, *RECLASSIFY_COUNTS, "objects_to_load", "duration_ms")
     return {name: sum(int(s.get(name, 0)) for s in summaries) for name in names}
 
 
