@@ -51,7 +51,8 @@ TRAFFIC_CHANNELS = (
     "internal",
     "other",
 )
-# Distinct user agents (and referrers) remembered; each entry is a few hundred bytes.
+# Distinct user agents, referrers and referrer hosts remembered (each cache); an entry
+# is a few hundred bytes.
 AGENT_CACHE_SIZE = 4096
 HOST_CACHE_SIZE = 4096
 # Only this much of a user agent is parsed (real ones are under 500 characters).
@@ -359,6 +360,15 @@ _SECOND_LEVEL = frozenset({"co", "com", "org", "net", "ac", "gov", "edu", "ne", 
 
 # What a host may hold: letters (any script), digits, "-", "_", "." and an IPv6 ":".
 _HOST = re.compile(r"[\w.:-]+")
+# scheme://[user@]host[:port] then the path, query, fragment or the end.
+_URL_HOST = re.compile(
+    r"\s*[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@\[]*@)?([\w.-]+)(?::\d*)?(?=[/?#]|\s*$)"
+)
+# A utm key (any case) at the start of a query parameter, and its raw value; the
+# literal start keeps the search fast.
+_UTM_PAIR = re.compile(r"(?<![^&])utm_([a-z]+)=([^&]*)", re.IGNORECASE)
+_HOST_ENDS = frozenset({"", "/", "?", "#", ":", "."})
+_NO_UTM: tuple[str | None, ...] = (None,) * 5
 _PAID_MEDIUM = re.compile(r"^(.*cp.*|ppc|retargeting|paid.*)$")
 _EMAIL = re.compile(r"email|e-mail|e_mail|e mail")
 _SOCIAL_MEDIA = frozenset(
@@ -366,7 +376,6 @@ _SOCIAL_MEDIA = frozenset(
 )
 _REFERRAL_MEDIA = frozenset({"referral", "app", "link"})
 _NONE_MEDIA = frozenset({"(none)", "(not set)"})
-_UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
 
 def classify_source(page_url: str | None, referrer: str | None) -> Source:
@@ -387,48 +396,56 @@ def classify_source(page_url: str | None, referrer: str | None) -> Source:
     utm = _utm(page_url)
     referrer_host = _host(referrer) if referrer else None
     channel = _channel(page_url, referrer_host, utm)
-    return Source(referrer_host, *utm, channel)
+    return Source._make((referrer_host, *utm, channel))
 
 
 def _utm(page_url: str) -> tuple[str | None, ...]:
-    """The five utm values of a page URL's query, in ``_UTM_FIELDS`` order."""
+    """The five utm values of a page URL's query: source, medium, campaign, term, content."""
     start = page_url.find("?")
     if start < 0:
-        return (None,) * 5
+        return _NO_UTM
     query = page_url[start + 1 :].partition("#")[0]
-    if "utm_" not in query.lower():
-        return (None,) * 5
-    found: dict[str, str | None] = {}
-    for pair in query.split("&"):
-        key, _, value = pair.partition("=")
-        key = key.strip().lower()
-        if key in found or not key.startswith("utm_"):
+    if "_" not in query:
+        return _NO_UTM
+    values: dict[str, str | None] = {}
+    for key, raw in _UTM_PAIR.findall(query):
+        key = key.lower()
+        if key in values:
             continue
-        try:
-            text = unquote_plus(value).strip()[:MAX_UTM_CHARS].strip()
-        except Exception:  # unquote of a str does not raise; kept for odd subclasses
-            text = ""
-        found[key] = text or None
-    return tuple(found.get(field) for field in _UTM_FIELDS)
+        if "%" in raw or "+" in raw:
+            raw = unquote_plus(raw)
+        values[key] = raw.strip()[:MAX_UTM_CHARS].strip() or None
+    if not values:
+        return _NO_UTM
+    get = values.get
+    return (get("source"), get("medium"), get("campaign"), get("term"), get("content"))
 
 
 @lru_cache(maxsize=HOST_CACHE_SIZE)
 def _host(url: str) -> str | None:
-    """The lower-case host of a URL (a bare ``host/path`` too), or None."""
-    text = url.strip()
-    if not text:
-        return None
-    if "//" not in text:
-        # A bare host[:port][/path]; "mailto:x@y" or "javascript:..." has no host.
-        head = text.partition("/")[0]
-        if ":" in head and not head.rpartition(":")[2].isdigit():
+    """The lower-case host of a URL (a bare ``host/path`` too), or None.
+
+    ``scheme://[user@]host[:port]`` is read by one regular expression (a third of
+    ``urlsplit``'s cost); anything else (IPv6 brackets, no ``://``) by ``urlsplit``.
+    """
+    match = _URL_HOST.match(url)
+    if match is not None:
+        host = match[1]
+    else:
+        text = url.strip()
+        if not text:
             return None
-        text = "//" + text
-    try:
-        host = urlsplit(text).hostname
-    except ValueError:
-        return None
-    host = host.rstrip(".").lower() if host else None
+        if "//" not in text:
+            # A bare host[:port][/path]; "mailto:x@y" or "javascript:..." has no host.
+            head = text.partition("/")[0]
+            if ":" in head and not head.rpartition(":")[2].isdigit():
+                return None
+            text = "//" + text
+        try:
+            host = urlsplit(text).hostname or ""
+        except ValueError:
+            return None
+    host = host.rstrip(".").lower()
     if not host or not _HOST.fullmatch(host):
         return None
     return host
@@ -466,10 +483,18 @@ def _category(source: str) -> str | None:
 
 
 def _same_site(page_url: str, referrer_host: str) -> bool:
-    page_host = _host(page_url) if page_url else None
-    if page_host is None:
-        return False
-    return page_host.removeprefix("www.") == referrer_host.removeprefix("www.")
+    """Whether the page's host is the referrer's, ignoring a leading ``www.``."""
+    site = referrer_host.removeprefix("www.")
+    start = page_url.find("://") + 3
+    if start >= 3:
+        # The common case, read without parsing: scheme://[www.]host then / ? # : or end.
+        rest = page_url[start : start + len(site) + 5].lower().removeprefix("www.")
+        if rest.startswith(site) and rest[len(site) : len(site) + 1] in _HOST_ENDS:
+            return True
+        if "@" not in page_url and "[" not in page_url:
+            return False
+    page_host = _host(page_url)
+    return page_host is not None and page_host.removeprefix("www.") == site
 
 
 def _channel(page_url: str, referrer_host: str | None, utm: tuple[str | None, ...]) -> str:
