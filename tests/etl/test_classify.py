@@ -655,6 +655,22 @@ SOURCES = [
         id="internal",
     ),
     pytest.param(
+        "https://shop.example.evil.example/p/2",
+        "https://shop.example/",
+        "shop.example",
+        NO_UTM,
+        "referral",
+        id="longer-host-is-not-internal",
+    ),
+    pytest.param(
+        "https://Shop.Example:8443/p/2?color=red",
+        "https://shop.example/p/1",
+        "shop.example",
+        NO_UTM,
+        "internal",
+        id="internal-port-case-query",
+    ),
+    pytest.param(
         "https://www.shop.example/p/2",
         "https://shop.example/",
         "shop.example",
