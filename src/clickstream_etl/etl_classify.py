@@ -194,6 +194,19 @@ _DESKTOP_OS_FAMILIES = frozenset(
 )
 
 
+# The site's own bot rules (ETL_EXTRA_BOT_AGENTS): lower-case user-agent substrings.
+_extra_bot_agents: tuple[str, ...] = ()
+
+
+def set_extra_bot_agents(agents: tuple[str, ...]) -> None:
+    """Make user agents holding one of ``agents`` (lower-case substrings) bots, beyond
+    the libraries' rules; the cache of user agents is emptied when the rules change."""
+    global _extra_bot_agents
+    if agents != _extra_bot_agents:
+        _extra_bot_agents = agents
+        _classify_agent.cache_clear()
+
+
 def classify_agent(user_agent: str | None) -> Agent:
     """The device type, browser, OS and bot flag of a user agent.
 
@@ -214,7 +227,11 @@ def _classify_agent(user_agent: str) -> Agent:
         result = _PARSER.parse(ua)
         device = result.device
         device_family = device.family if device else None
-        bot = device_family == "Spider" or _is_crawler(ua)
+        bot = (
+            device_family == "Spider"
+            or _is_crawler(ua)
+            or any(agent in ua.lower() for agent in _extra_bot_agents)
+        )
     except Exception:  # a library bug must not stop a load: the UA stays unclassified
         return UNKNOWN_AGENT
     browser = result.user_agent

@@ -19,7 +19,14 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from clickstream_common.logs import JsonLogger, emf_record, write_line
-from clickstream_etl import etl_db, etl_reclassify, etl_rollups, etl_s3, etl_transform
+from clickstream_etl import (
+    etl_classify,
+    etl_db,
+    etl_reclassify,
+    etl_rollups,
+    etl_s3,
+    etl_transform,
+)
 from clickstream_etl.etl_config import Settings
 from clickstream_etl.etl_window import Request, format_hour, resolve
 
@@ -106,6 +113,7 @@ def run(event: Any, context: Any, settings: Settings, log: JsonLogger) -> dict[s
     hour_names = [format_hour(h) for h in request.hours]
     log.bind(trigger=request.trigger)
     log.info("run requested", hours=hour_names, dry_run=request.dry_run)
+    etl_classify.set_extra_bot_agents(settings.extra_bot_agents)
     if request.trigger == "reclassify":
         return _reclassify(request, context, settings, log, started)
 

@@ -36,7 +36,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +249,122 @@ def test_every_tab_of_the_dashboard_shows_data(lab: Lab):
     assert events_shown == warehouse_events, (
         f"the overview shows {events_shown} events, the warehouse holds {warehouse_events}"
     )
+
+
+def warehouse() -> Any:
+    """A connection to the lab's DW as dw_reader (read only)."""
+    import psycopg2
+
+    password = (REPO / ".state" / "secrets" / "dw_reader").read_text().strip()
+    return psycopg2.connect(
+        host="127.0.0.1",
+        port=25432,
+        dbname="clickstream_dw",
+        user="dw_reader",
+        password=password,
+        sslmode="require",
+        options="-c TimeZone=UTC",
+    )
+
+
+RECLASSIFIED = re.compile(
+    r"Total, .*reclassify(?P<dry>, dry run)?: (?P<read>\d+) row\(s\) in \d+ hour\(s\), "
+    r"(?P<changed>\d+) (would change|changed) class"
+)
+# Everything of an event but its classification, and its classification, as two sums.
+EVENT_SUMS = """
+SELECT count(*),
+       sum(hashtext(row(e.event_id, e.event_timestamp, e.event_name, e.user_id, e.client_id,
+                        e.session_id, e.page_url, e.referrer, e.payload_extra,
+                        e.ingest_metadata, e.etl_run_id)::text)::numeric),
+       sum(hashtext(row(e.device_type, e.browser_family, e.browser_major, e.os_family,
+                        e.is_bot, e.bot_reason, e.traffic_channel, e.utm_source,
+                        e.referrer_host)::text)::numeric)
+           FILTER (WHERE position(%(rule)s IN lower(e.ingest_metadata ->> 'userAgent')) = 0)
+FROM clickstream_events e
+WHERE e.event_timestamp >= %(first)s
+"""
+
+
+def test_a_new_bot_rule_reclassifies_history(lab: Lab):
+    """A site rule (etl_extra_bot_agents) added after the load: the dry run counts the
+    rows that would change, the run changes exactly those rows (nothing else of any row)
+    and the rollups the dashboards read, a second run changes nothing; removing the
+    rule puts every row back."""
+    lab.needs("history", "traffic")
+    today = datetime.now(UTC).date()
+    first = today - timedelta(days=2)
+    with warehouse() as conn, conn.cursor() as cur:
+        # the rule: the least common browser user agent of those days
+        cur.execute(
+            "SELECT lower(ingest_metadata ->> 'userAgent'), count(*) FROM clickstream_events"
+            " WHERE event_timestamp >= %s AND NOT is_bot AND device_type <> 'other'"
+            " GROUP BY 1 ORDER BY 2, 1 LIMIT 1",
+            (first,),
+        )
+        rule, expected = cur.fetchone()
+        cur.execute(EVENT_SUMS, {"rule": rule, "first": first})
+        before = cur.fetchone()
+        cur.execute(
+            "SELECT sum(sessions) FILTER (WHERE NOT is_bot), sum(sessions) FILTER (WHERE is_bot)"
+            " FROM hourly_sessions WHERE session_hour >= %s",
+            (first,),
+        )
+        sessions_before = cur.fetchone()
+    print(f"rule: {rule!r}, {expected} events of {first} .. {today}")
+
+    def reclassify(step: str, *extra: str) -> re.Match:
+        run = lab.play(
+            step,
+            "playbooks/etl_reclassify.yml",
+            "-e",
+            f"etl_from={first}",
+            "-e",
+            f"etl_to={today}",
+            *extra,
+        )
+        run.require_success()
+        found = RECLASSIFIED.search(run.output)
+        assert found, run.tail()
+        print(f"{step}: {found.group(0)} ({run.seconds:.0f} s)")
+        return found
+
+    with_rule = ("-e", json.dumps({"etl_extra_bot_agents": [rule]}))
+    dry = reclassify("reclassify_dry", *with_rule, "-e", "etl_dry_run=true")
+    assert (dry["dry"], int(dry["changed"])) == (", dry run", expected)
+    done = reclassify("reclassify", *with_rule)
+    assert int(done["changed"]) == expected
+    with warehouse() as conn, conn.cursor() as cur:
+        cur.execute(EVENT_SUMS, {"rule": rule, "first": first})
+        after = cur.fetchone()
+        cur.execute(
+            "SELECT count(*) FROM clickstream_events WHERE event_timestamp >= %s"
+            " AND position(%s IN lower(ingest_metadata ->> 'userAgent')) > 0"
+            " AND NOT (is_bot AND device_type = 'bot' AND bot_reason = 'user_agent')",
+            (first, rule),
+        )
+        assert cur.fetchone()[0] == 0, "a row of the rule's user agent is not a bot"
+        cur.execute(
+            "SELECT sum(sessions) FILTER (WHERE NOT is_bot), sum(sessions) FILTER (WHERE is_bot)"
+            " FROM hourly_sessions WHERE session_hour >= %s",
+            (first,),
+        )
+        sessions_after = cur.fetchone()
+    assert after == before, "a column other than the classification, or another row, changed"
+    assert sessions_after[0] < sessions_before[0], (sessions_before, sessions_after)
+    assert sum(sessions_after) == sum(sessions_before)
+    again = reclassify("reclassify_again", *with_rule)
+    assert int(again["changed"]) == 0
+    # the inventory's rules again: the same rows go back, and the rollups with them
+    restored = reclassify("reclassify_restore")
+    assert int(restored["changed"]) == expected
+    with warehouse() as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT sum(sessions) FILTER (WHERE NOT is_bot), sum(sessions) FILTER (WHERE is_bot)"
+            " FROM hourly_sessions WHERE session_hour >= %s",
+            (first,),
+        )
+        assert cur.fetchone() == sessions_before
 
 
 def test_a_second_run_changes_nothing(lab: Lab):

@@ -1029,3 +1029,15 @@ def test_rules_version_names_the_lambda_pins():
         if name != "ua-parser-rs":
             assert f"{name} {lambda_pins[name]};" in c.RULES_VERSION
     assert c.RULES_VERSION.endswith(f"etl_classify {c.RULES_REVISION}")
+
+
+def test_the_sites_own_bot_rules_apply_and_can_be_taken_back() -> None:
+    monitor = "SiteCheck-Monitor/3.1 (+https://status.example.org)"
+    before = c.classify_agent(monitor)
+    assert before.is_bot is False
+    try:
+        c.set_extra_bot_agents(("sitecheck-monitor",))
+        assert c.classify_agent(monitor) == before._replace(device_type="bot", is_bot=True)
+    finally:
+        c.set_extra_bot_agents(())
+    assert c.classify_agent(monitor) == before
