@@ -8,6 +8,15 @@ some come back on later days; products have a brand (sent under the different
 keys real frontends use), a price and a discount price.  The same seed always
 gives the same events, ids included.
 
+Who the visitors are (AGENTS, REFERRERS, CAMPAIGNS): people on desktops, phones and
+tablets with the full User-Agents of the common browsers and of Facebook's and
+Instagram's in-app browsers; they land from campaign links (``utm_*`` in the landing
+URL's query, on that page only), search engines, social networks, webmail, other sites
+or directly.  A few sessions in a hundred are bots' (BOT_SHARES), each a new visitor
+with no referrer: crawlers view many pages a second or two apart, headless browsers
+and scripts a few, and a quarter of the latter fire a burst of ``product_view``, more
+than ten in one second.  AGENT_OF tells what each User-Agent is.
+
 Each event is what the browser sends (docs/contracts.md#browser-event-payload:
 ``eventId``, ``eventName``, ``clientId``, ``sessionId``, ``userId``, ``product``,
 ``element`` ...) plus the ``_ingest`` block the ingest Lambda adds, so the output
