@@ -8,6 +8,15 @@ some come back on later days; products have a brand (sent under the different
 keys real frontends use), a price and a discount price.  The same seed always
 gives the same events, ids included.
 
+Who the visitors are (AGENTS, REFERRERS, CAMPAIGNS): people on desktops, phones and
+tablets with the full User-Agents of the common browsers and of Facebook's and
+Instagram's in-app browsers; they land from campaign links (``utm_*`` in the landing
+URL's query, on that page only), search engines, social networks, webmail, other sites
+or directly.  A few sessions in a hundred are bots' (BOT_SHARES), each a new visitor
+with no referrer: crawlers view many pages a second or two apart, headless browsers
+and scripts a few, and a quarter of the latter fire a burst of ``product_view``, more
+than ten in one second.  AGENT_OF tells what each User-Agent is.
+
 Each event is what the browser sends (docs/contracts.md#browser-event-payload:
 ``eventId``, ``eventName``, ``clientId``, ``sessionId``, ``userId``, ``product``,
 ``element`` ...) plus the ``_ingest`` block the ingest Lambda adds, so the output
@@ -33,17 +42,19 @@ from __future__ import annotations
 import argparse
 import base64
 import bisect
+import functools
 import itertools
 import json
 import random
 import sys
+import urllib.parse
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 FUNNEL = (
     "home_view",
@@ -65,21 +76,360 @@ CATEGORIES = {
     "Accessories": (["Anker", "Logitech", "Baseus", "Ugreen"], 150_000, 2_500_000),
 }
 MODELS = ("Air", "Pro", "Max", "Lite", "Plus", "Ultra", "Mini", "X", "S", "Neo")
-REFERRERS = (
-    (None, 0.35),
-    ("https://www.google.com/", 0.35),
-    ("https://www.facebook.com/", 0.12),
-    ("https://mail.example.net/", 0.08),
-    ("https://www.bing.com/", 0.05),
-    ("https://www.tiktok.com/", 0.05),
+# Where a person's visit comes from when its link carries no campaign: (referrer, share).
+# None is a direct visit (typed, bookmarked, an app that sends no referrer); then search
+# engines, social networks, webmail and other sites that link to the shop.
+REFERRERS: tuple[tuple[str | None, float], ...] = (
+    (None, 0.38),
+    ("https://www.google.com/", 0.27),
+    ("https://www.bing.com/", 0.045),
+    ("https://duckduckgo.com/", 0.025),
+    ("https://www.facebook.com/", 0.03),
+    ("https://l.facebook.com/", 0.02),
+    ("https://www.instagram.com/", 0.025),
+    ("https://t.co/", 0.015),
+    ("https://www.linkedin.com/", 0.01),
+    ("https://www.tiktok.com/", 0.02),
+    ("https://mail.google.com/", 0.03),
+    ("https://mail.yahoo.com/", 0.01),
+    ("https://mail.example.net/", 0.01),
+    ("https://www.techradar.com/", 0.035),
+    ("https://www.rtings.com/", 0.03),
+    ("https://forum.example.org/t/best-budget-laptop/4521", 0.025),
+    ("https://deals.example.net/", 0.02),
 )
-USER_AGENTS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/124.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 Version/17.4 Safari/605.1",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
-    "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 Chrome/124.0 Mobile Safari/537",
-    "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+# Share of people's sessions that land from a campaign link (a query of utm_* keys).
+CAMPAIGN_SHARE = 0.22
+
+
+class Campaign(NamedTuple):
+    """A tagged link of the shop's marketing: its query and where its clicks come from."""
+
+    params: tuple[tuple[str, str], ...]  # always in the link, keys spelled as the link has them
+    referrers: tuple[str | None, ...]  # what the browser sends as referrer on the click
+    weight: float  # share among the campaign sessions
+    terms: tuple[str, ...] = ()  # utm_term of about half the clicks (the ad's keyword)
+    contents: tuple[str, ...] = ()  # utm_content of about half the clicks (which link or ad)
+    click_id: str | None = None  # the ad platform's click id it appends to half the clicks
+
+
+CAMPAIGNS: tuple[Campaign, ...] = (
+    Campaign(
+        (("utm_source", "google"), ("utm_medium", "cpc"), ("utm_campaign", "spring_sale")),
+        ("https://www.google.com/",),
+        0.30,
+        terms=("gaming laptop", "noise cancelling headphones", "4k monitor", "mirrorless camera"),
+        click_id="gclid",
+    ),
+    Campaign(
+        (("utm_source", "bing"), ("utm_medium", "cpc"), ("utm_campaign", "spring_sale")),
+        ("https://www.bing.com/",),
+        0.06,
+        terms=("gaming laptop", "4k monitor"),
+    ),
+    Campaign(
+        (("utm_source", "facebook"), ("utm_medium", "paid_social"), ("utm_campaign", "new_phones")),
+        ("https://m.facebook.com/", "https://l.facebook.com/"),
+        0.16,
+        contents=("carousel", "video_15s"),
+        click_id="fbclid",
+    ),
+    Campaign(
+        (("utm_source", "Facebook"), ("utm_medium", "CPC"), ("utm_campaign", "retargeting")),
+        ("https://www.facebook.com/",),
+        0.06,
+    ),
+    Campaign(
+        (
+            ("utm_source", "instagram"),
+            ("utm_medium", "paid_social"),
+            ("utm_campaign", "new_phones"),
+        ),
+        ("https://l.instagram.com/",),
+        0.10,
+        contents=("story", "reel"),
+    ),
+    Campaign(
+        (("utm_source", "newsletter"), ("utm_medium", "email"), ("utm_campaign", "weekly_deals")),
+        (None, None, "https://mail.google.com/"),
+        0.16,
+        contents=("hero", "product_grid", "footer"),
+    ),
+    # hand-built links of a mailing, keys in odd case
+    Campaign(
+        (("UTM_Source", "Newsletter"), ("UTM_Medium", "Email"), ("UTM_Campaign", "Black_Friday")),
+        (None,),
+        0.05,
+    ),
+    Campaign(
+        (("utm_source", "tiktok"), ("utm_medium", "paid_social"), ("utm_campaign", "creators")),
+        ("https://www.tiktok.com/",),
+        0.05,
+    ),
+    Campaign(
+        (("utm_source", "awin"), ("utm_medium", "affiliate"), ("utm_campaign", "partners")),
+        ("https://www.techradar.com/", "https://deals.example.net/"),
+        0.06,
+    ),
 )
+
+
+class Agent(NamedTuple):
+    """A User-Agent the generator sends and what it is: the truth a classification is held to."""
+
+    user_agent: str
+    kind: str  # people: desktop, mobile, tablet; bots: crawler, headless, script
+    client: str  # the browser, in-app browser or bot
+    os: str | None  # the system the string names, None when it names none
+    weight: float  # share among the agents of its kind
+
+
+WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
+MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)"
+LINUX = "Mozilla/5.0 (X11; Linux x86_64)"
+IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4_1 like Mac OS X)"
+IPAD = "Mozilla/5.0 (iPad; CPU OS 17_4_1 like Mac OS X)"
+WEBKIT = "AppleWebKit/537.36 (KHTML, like Gecko)"
+SAFARI_WEBKIT = "AppleWebKit/605.1.15 (KHTML, like Gecko)"
+CHROME = "Chrome/124.0.0.0 Safari/537.36"
+GOOGLEBOT = "compatible; Googlebot/2.1; +http://www.google.com/bot.html"
+AGENTS: tuple[Agent, ...] = (
+    # people at a desktop or laptop; the first is what clickstream-traffic's bad requests send
+    Agent(f"{WINDOWS} {WEBKIT} {CHROME}", "desktop", "Chrome", "Windows", 0.40),
+    Agent(f"{WINDOWS} {WEBKIT} {CHROME} Edg/124.0.0.0", "desktop", "Edge", "Windows", 0.14),
+    Agent(
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0",
+        "desktop",
+        "Firefox",
+        "Windows",
+        0.08,
+    ),
+    Agent(
+        f"{MAC} {SAFARI_WEBKIT} Version/17.4.1 Safari/605.1.15", "desktop", "Safari", "macOS", 0.16
+    ),
+    Agent(f"{MAC} {WEBKIT} {CHROME}", "desktop", "Chrome", "macOS", 0.12),
+    Agent(f"{LINUX} {WEBKIT} {CHROME}", "desktop", "Chrome", "Linux", 0.06),
+    Agent(
+        "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+        "desktop",
+        "Firefox",
+        "Linux",
+        0.04,
+    ),
+    # phones
+    Agent(
+        f"{IPHONE} {SAFARI_WEBKIT} Version/17.4.1 Mobile/15E148 Safari/604.1",
+        "mobile",
+        "Safari",
+        "iOS",
+        0.36,
+    ),
+    Agent(
+        f"{IPHONE} {SAFARI_WEBKIT} CriOS/124.0.6367.88 Mobile/15E148 Safari/604.1",
+        "mobile",
+        "Chrome",
+        "iOS",
+        0.06,
+    ),
+    # Chrome's reduced User-Agent: no model, "Android 10; K" whatever the version
+    Agent(
+        f"Mozilla/5.0 (Linux; Android 10; K) {WEBKIT} Chrome/124.0.0.0 Mobile Safari/537.36",
+        "mobile",
+        "Chrome",
+        "Android",
+        0.28,
+    ),
+    Agent(
+        f"Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S921B) {WEBKIT} SamsungBrowser/25.0 "
+        "Chrome/121.0.0.0 Mobile Safari/537.36",
+        "mobile",
+        "Samsung Internet",
+        "Android",
+        0.09,
+    ),
+    # the in-app browsers of Facebook and Instagram (a WebView: "wv", or iOS without Safari/)
+    Agent(
+        f"Mozilla/5.0 (Linux; Android 14; SM-A546B Build/UP1A.231005.007; wv) {WEBKIT} "
+        "Version/4.0 Chrome/124.0.6367.82 Mobile Safari/537.36 "
+        "[FB_IAB/FB4A;FBAV/460.0.0.48.109;]",
+        "mobile",
+        "Facebook",
+        "Android",
+        0.05,
+    ),
+    Agent(
+        f"{IPHONE} {SAFARI_WEBKIT} Mobile/15E148 [FBAN/FBIOS;FBAV/460.0.0.34.108;"
+        "FBBV/590393245;FBDV/iPhone15,2;FBMD/iPhone;FBSN/iOS;FBSV/17.4.1;FBSS/3;FBID/phone;"
+        "FBLC/en_US;FBOP/5;FBRV/592077632]",
+        "mobile",
+        "Facebook",
+        "iOS",
+        0.06,
+    ),
+    Agent(
+        f"{IPHONE} {SAFARI_WEBKIT} Mobile/15E148 Instagram 327.0.2.27.83 (iPhone15,2; "
+        "iOS 17_4_1; en_US; en; scale=3.00; 1179x2556; 590020145)",
+        "mobile",
+        "Instagram",
+        "iOS",
+        0.06,
+    ),
+    Agent(
+        f"Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP1A.240405.002; wv) {WEBKIT} "
+        "Version/4.0 Chrome/124.0.6367.54 Mobile Safari/537.36 Instagram 327.0.0.42.96 "
+        "Android (34/14; 420dpi; 1080x2400; Google/google; Pixel 8; shiba; shiba; en_US; "
+        "587310112)",
+        "mobile",
+        "Instagram",
+        "Android",
+        0.04,
+    ),
+    # tablets: iPads in mobile mode, Android tablets (no "Mobile" token)
+    Agent(
+        f"{IPAD} {SAFARI_WEBKIT} Version/17.4.1 Mobile/15E148 Safari/604.1",
+        "tablet",
+        "Safari",
+        "iPadOS",
+        0.45,
+    ),
+    Agent(
+        f"{IPAD} {SAFARI_WEBKIT} CriOS/124.0.6367.88 Mobile/15E148 Safari/604.1",
+        "tablet",
+        "Chrome",
+        "iPadOS",
+        0.10,
+    ),
+    Agent(
+        f"Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-X710) {WEBKIT} SamsungBrowser/25.0 "
+        "Chrome/121.0.0.0 Safari/537.36",
+        "tablet",
+        "Samsung Internet",
+        "Android",
+        0.22,
+    ),
+    Agent(
+        f"Mozilla/5.0 (Linux; Android 10; K) {WEBKIT} {CHROME}",
+        "tablet",
+        "Chrome",
+        "Android",
+        0.13,
+    ),
+    Agent(
+        f"Mozilla/5.0 (Linux; Android 12; Lenovo TB-J606F) {WEBKIT} Chrome/109.0.5414.117 "
+        "Safari/537.36",
+        "tablet",
+        "Chrome",
+        "Android",
+        0.10,
+    ),
+    # crawlers of search engines, SEO tools and AI companies
+    Agent(
+        f"Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) {WEBKIT} "
+        f"Chrome/124.0.6367.118 Mobile Safari/537.36 ({GOOGLEBOT})",
+        "crawler",
+        "Googlebot",
+        "Android",
+        0.30,
+    ),
+    Agent(
+        f"Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; {GOOGLEBOT}) "
+        "Chrome/124.0.6367.118 Safari/537.36",
+        "crawler",
+        "Googlebot",
+        None,
+        0.12,
+    ),
+    Agent(
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; bingbot/2.0; "
+        "+http://www.bing.com/bingbot.htm) Chrome/116.0.1938.76 Safari/537.36",
+        "crawler",
+        "Bingbot",
+        None,
+        0.16,
+    ),
+    Agent(
+        "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+        "crawler",
+        "AhrefsBot",
+        None,
+        0.12,
+    ),
+    Agent(
+        f"Mozilla/5.0 {WEBKIT}; compatible; GPTBot/1.2; +https://openai.com/gptbot",
+        "crawler",
+        "GPTBot",
+        None,
+        0.08,
+    ),
+    Agent(
+        "Mozilla/5.0 (compatible; SemrushBot/7~bl; +http://www.semrush.com/bot.html)",
+        "crawler",
+        "SemrushBot",
+        None,
+        0.08,
+    ),
+    Agent(
+        "Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)",
+        "crawler",
+        "YandexBot",
+        None,
+        0.05,
+    ),
+    Agent(
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_5) AppleWebKit/605.1.15 (KHTML, like "
+        "Gecko) Version/13.1.1 Safari/605.1.15 (Applebot/0.1; +http://www.apple.com/go/applebot)",
+        "crawler",
+        "Applebot",
+        "macOS",
+        0.05,
+    ),
+    Agent(
+        "DuckDuckBot/1.1; (+http://duckduckgo.com/duckduckbot.html)",
+        "crawler",
+        "DuckDuckBot",
+        None,
+        0.04,
+    ),
+    # headless browsers and scripts: scrapers, monitors, someone's test
+    Agent(
+        f"{LINUX} {WEBKIT} HeadlessChrome/124.0.6367.60 Safari/537.36",
+        "headless",
+        "HeadlessChrome",
+        "Linux",
+        0.6,
+    ),
+    Agent(
+        f"{WINDOWS} {WEBKIT} HeadlessChrome/122.0.6261.94 Safari/537.36",
+        "headless",
+        "HeadlessChrome",
+        "Windows",
+        0.4,
+    ),
+    Agent("curl/8.5.0", "script", "curl", None, 0.45),
+    Agent("python-requests/2.31.0", "script", "python-requests", None, 0.55),
+)
+# Every User-Agent the generator sends, people's browsers first: USER_AGENTS[0] is Chrome on
+# Windows.  AGENT_OF gives what each one is.
+USER_AGENTS = tuple(agent.user_agent for agent in AGENTS)
+AGENT_OF = {agent.user_agent: agent for agent in AGENTS}
+# New visitors' devices (returning ones keep theirs), as shares of people's sessions.
+DEVICE_SHARES = {"desktop": 0.40, "mobile": 0.55, "tablet": 0.05}
+# Shares of all sessions that are bots': crawlers, headless browsers, scripts.
+BOT_SHARES = {"crawler": 0.022, "headless": 0.008, "script": 0.007}
+BOT_KINDS = frozenset(BOT_SHARES)
+# Share of the headless and script sessions that fire a burst of product views, many a
+# second (the behaviour a bot rule spots: more than about ten events in one second).
+BURST_SHARE = 0.25
+# A new person's User-Agent: its device's share times its share among that device's agents.
+PEOPLE_AGENTS = tuple(agent.user_agent for agent in AGENTS if agent.kind in DEVICE_SHARES)
+PEOPLE_CUM_WEIGHTS = tuple(
+    itertools.accumulate(
+        DEVICE_SHARES[agent.kind] * agent.weight for agent in AGENTS if agent.kind in DEVICE_SHARES
+    )
+)
+# Pages besides the funnel's, and what a crawler views.
+PAGES = ("/about", "/stores", "/promotions")
+CRAWLED = ("home", "category", "product", "page")
 
 
 def ingest_handler() -> ModuleType:
@@ -172,6 +522,11 @@ class Visitor:
     user_agent: str
     sessions: int = 0
 
+    @property
+    def agent(self) -> Agent | None:
+        """What the User-Agent is (None for one the generator does not send)."""
+        return AGENT_OF.get(self.user_agent)
+
 
 @dataclass
 class Config:
@@ -230,6 +585,7 @@ class Generator:
         return self.products[indexes[min(int(self.rng.expovariate(0.35)), len(indexes) - 1)]]
 
     def _visitor(self) -> Visitor:
+        """A person: someone seen before (recent ones more often), or someone new."""
         if self.visitors and self.rng.random() < self.config.returning_share:
             # recent and loyal visitors come back more often
             index = (
@@ -244,59 +600,72 @@ class Generator:
             user_id=f"u-{next(self._users):06d}" if has_account else None,
             logged_in=has_account and self.rng.random() < 0.5,
             ip=f"198.51.{self.rng.randint(0, 255)}.{self.rng.randint(1, 254)}",
-            user_agent=self.rng.choice(USER_AGENTS),
+            user_agent=self.rng.choices(PEOPLE_AGENTS, cum_weights=PEOPLE_CUM_WEIGHTS)[0],
         )
         self.visitors.append(visitor)
         return visitor
 
-    def _referrer(self) -> str | None:
-        pick = self.rng.random()
-        for referrer, share in REFERRERS:
-            pick -= share
-            if pick < 0:
-                return referrer
-        return None
+    def _bot(self, kind: str) -> Visitor:
+        """A bot: new at every session (it keeps no cookies), never logged in."""
+        agents = [agent for agent in AGENTS if agent.kind == kind]
+        agent = self.rng.choices(agents, [agent.weight for agent in agents])[0]
+        return Visitor(
+            client_id=f"c-{self._uuid()}",
+            user_id=None,
+            logged_in=False,
+            ip=f"203.0.113.{self.rng.randint(1, 254)}",
+            user_agent=agent.user_agent,
+        )
+
+    def _source(self) -> tuple[str | None, str]:
+        """Where a person's visit comes from: (referrer, the landing URL's query or "")."""
+        rng = self.rng
+        if rng.random() >= CAMPAIGN_SHARE:
+            referrers, shares = zip(*REFERRERS, strict=True)
+            return rng.choices(referrers, shares)[0], ""
+        campaign = rng.choices(CAMPAIGNS, [campaign.weight for campaign in CAMPAIGNS])[0]
+        params = list(campaign.params)
+        if campaign.terms and rng.random() < 0.5:
+            params.append(("utm_term", rng.choice(campaign.terms)))
+        if campaign.contents and rng.random() < 0.5:
+            params.append(("utm_content", rng.choice(campaign.contents)))
+        if campaign.click_id and rng.random() < 0.5:
+            token = base64.urlsafe_b64encode(rng.randbytes(33)).decode()
+            params.append((campaign.click_id, token))
+        return rng.choice(campaign.referrers), "?" + urllib.parse.urlencode(params)
+
+    def _pause(self, minimum: float, mean_extra: float) -> float:
+        """Seconds between two events: ``minimum`` plus an exponential ``mean_extra``."""
+        return minimum + self.rng.expovariate(1 / mean_extra)
 
     # -- sessions ---------------------------------------------------------------------------
     def session(self, start: datetime) -> list[dict[str, Any]]:
-        """One visit: a list of events (payload + _ingest), in time order."""
+        """One visit: a list of events (payload + _ingest), in time order.
+
+        A person's (:attr:`Visitor.sessions` > 1 for a returning one), or, for a few
+        sessions in a hundred (BOT_SHARES), a crawler's, a headless browser's or a script's.
+        """
+        pick = self.rng.random()
+        for kind, share in BOT_SHARES.items():
+            pick -= share
+            if pick < 0:
+                return self._bot_session(kind, start)
+        return self._person_session(start)
+
+    def _person_session(self, start: datetime) -> list[dict[str, Any]]:
         rng = self.rng
         visitor = self._visitor()
-        visitor.sessions += 1
-        session_id = f"s-{self._uuid()}"
-        first_visit = visitor.sessions == 1
-        moment = start
-        page = SITE + "/"
-        referrer = self._referrer()
-        events: list[dict[str, Any]] = []
+        referrer, query = self._source()
+        visit = Visit(
+            self,
+            visitor,
+            start,
+            referrer,
+            query,
+            functools.partial(self._pause, 3, self.config.think_seconds),
+        )
+        emit, click, events = visit.emit, visit.click, visit.events
         cart: list[Product] = []
-
-        def emit(name: str, url: str, product: Product | None = None, **extra: Any) -> None:
-            nonlocal moment, page, referrer
-            if events:
-                moment += timedelta(seconds=3 + rng.expovariate(1 / self.config.think_seconds))
-            payload: dict[str, Any] = {
-                "eventId": self._uuid(),
-                "eventName": name,
-                "clientId": visitor.client_id,
-                "sessionId": session_id,
-                "isFirstVisit": first_visit,
-                "userLoginState": "logged_in" if visitor.logged_in else "guest",
-                "pageUrl": url,
-                "referrer": referrer if not events else page,
-            }
-            if visitor.logged_in:
-                payload["userId"] = visitor.user_id
-                payload["identity_source"] = "cognito"
-            if product is not None:
-                payload["product"] = product.context()
-            payload.update(extra)
-            payload["_ingest"] = self._ingest(visitor, moment)
-            events.append(payload)
-            page = url
-
-        def click(text: str, url: str) -> None:
-            emit("click", url, element={"tag": "button", "id": slug(text), "text": text})
 
         # entry: the home page, a category from a campaign, or a product from search
         entry = rng.random()
@@ -307,7 +676,7 @@ class Generator:
         category = rng.choice(list(CATEGORIES))
         if entry < 0.85:
             if entry < 0.7 and rng.random() < 0.12:
-                emit("page_view", SITE + rng.choice(("/about", "/stores", "/promotions")))
+                emit("page_view", SITE + rng.choice(PAGES))
             if rng.random() < 0.15 and entry < 0.7:
                 return events  # left from the home page
             emit("category_view", f"{SITE}/category/{slug(category)}", category=category)
@@ -359,6 +728,63 @@ class Generator:
             emit("logout", SITE + "/")
             visitor.logged_in = False
         return events
+
+    def _bot_session(self, kind: str, start: datetime) -> list[dict[str, Any]]:
+        """A bot's visit: no referrer, no campaign, no cart, no login.
+
+        * crawler: 5 to 45 pages (about 10) of the whole site, 0.5 s and more apart
+          (about 2 s), entering at the home page, a category or a product;
+        * headless: a category and its first products (about 4 events), about 2 s apart;
+        * script: 1 to 4 events posted about a second apart;
+        * a burst (BURST_SHARE of headless and script sessions): 12 to 30 ``product_view``
+          of consecutive catalogue products, 10 to 60 ms apart, all within one or two
+          seconds: more than ten events in one second.
+        """
+        rng = self.rng
+        visitor = self._bot(kind)
+        burst = kind != "crawler" and rng.random() < BURST_SHARE
+        if burst:
+            think = functools.partial(rng.uniform, 0.01, 0.06)
+        else:
+            minimum, mean_extra = {"crawler": (0.5, 1.5), "headless": (0.8, 1.2)}.get(
+                kind, (0.2, 0.8)
+            )
+            think = functools.partial(self._pause, minimum, mean_extra)
+        visit = Visit(self, visitor, start, None, "", think)
+        if burst:
+            first = rng.randrange(len(self.products))
+            for n in range(rng.randint(12, 30)):
+                product = self.products[(first + n) % len(self.products)]
+                visit.emit("product_view", SITE + product.url_path, product)
+        elif kind == "crawler":
+            for n in range(5 + min(int(rng.expovariate(1 / 5)), 40)):
+                page = rng.choices(CRAWLED, (4, 2, 4, 0) if n == 0 else (1, 3, 10, 1))[0]
+                self._bot_view(visit, page)
+        elif kind == "headless":
+            category = rng.choice(list(CATEGORIES))
+            visit.emit("category_view", f"{SITE}/category/{slug(category)}", category=category)
+            for index in self._by_category[category][: 1 + min(int(rng.expovariate(0.4)), 10)]:
+                product = self.products[index]
+                visit.emit("product_view", SITE + product.url_path, product)
+        else:
+            self._bot_view(visit, "home")
+            for _ in range(min(int(rng.expovariate(1.0)), 3)):
+                self._bot_view(visit, "product")
+        return visit.events
+
+    def _bot_view(self, visit: Visit, page: str) -> None:
+        """A page view of one of the CRAWLED kinds; products drawn evenly, not by popularity."""
+        rng = self.rng
+        if page == "home":
+            visit.emit("home_view", SITE + "/")
+        elif page == "category":
+            category = rng.choice(list(CATEGORIES))
+            visit.emit("category_view", f"{SITE}/category/{slug(category)}", category=category)
+        elif page == "product":
+            product = self.products[rng.randrange(len(self.products))]
+            visit.emit("product_view", SITE + product.url_path, product)
+        else:
+            visit.emit("page_view", SITE + rng.choice(PAGES))
 
     def _ingest(self, visitor: Visitor, moment: datetime) -> dict[str, Any]:
         """The ``_ingest`` block, built by the ingest Lambda's own code from the request
@@ -434,6 +860,67 @@ class Generator:
     def events(self) -> Iterator[dict[str, Any]]:
         for _day, events in self.days():
             yield from events
+
+
+class Visit:
+    """One session as it is written: its visitor, its clock and the page the visitor is on.
+
+    The first event's referrer is where the visit came from, each later one's the page
+    before it (internal navigation); the landing page keeps the campaign query in its URL
+    until the visitor leaves it.  ``think()`` gives the seconds between two events.
+    """
+
+    def __init__(
+        self,
+        generator: Generator,
+        visitor: Visitor,
+        start: datetime,
+        referrer: str | None,
+        query: str,
+        think: Callable[[], float],
+    ) -> None:
+        visitor.sessions += 1
+        self.generator = generator
+        self.visitor = visitor
+        self.session_id = f"s-{generator._uuid()}"
+        self.first_visit = visitor.sessions == 1
+        self.moment = start
+        self.referrer = referrer
+        self.query = query
+        self.think = think
+        self.page = ""  # the current page's URL, query included
+        self.path = ""  # and without the query
+        self.events: list[dict[str, Any]] = []
+
+    def emit(self, name: str, url: str, product: Product | None = None, **extra: Any) -> None:
+        visitor = self.visitor
+        if self.events:
+            self.moment += timedelta(seconds=self.think())
+            if url != self.path:
+                self.query = ""  # left the landing page: the campaign query stays behind
+        page_url = url + self.query
+        payload: dict[str, Any] = {
+            "eventId": self.generator._uuid(),
+            "eventName": name,
+            "clientId": visitor.client_id,
+            "sessionId": self.session_id,
+            "isFirstVisit": self.first_visit,
+            "userLoginState": "logged_in" if visitor.logged_in else "guest",
+            "pageUrl": page_url,
+            "referrer": self.page if self.events else self.referrer,
+        }
+        if visitor.logged_in:
+            payload["userId"] = visitor.user_id
+            payload["identity_source"] = "cognito"
+        if product is not None:
+            payload["product"] = product.context()
+        payload.update(extra)
+        payload["_ingest"] = self.generator._ingest(visitor, self.moment)
+        self.events.append(payload)
+        self.page, self.path = page_url, url
+
+    def click(self, text: str, url: str) -> None:
+        self.emit("click", url, element={"tag": "button", "id": slug(text), "text": text})
 
 
 # ---------------------------------------------------------------------------------------------

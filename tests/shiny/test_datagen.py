@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
+import statistics
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -215,3 +218,178 @@ def test_etl_windows_cover_the_range_within_the_hour_limit():
     assert windows[-1] == {"from": "2025-01-15T00", "to": "2025-01-15T05"}
     with pytest.raises(ValueError, match="is empty"):
         list(etl_load.run_windows("2025-01-02T00", "2025-01-01T00"))
+
+
+# ---------------------------------------------------------------------------------------------
+# who the visitors are: devices, bots and traffic sources (issue #17)
+# ---------------------------------------------------------------------------------------------
+MIX = datagen.Config(seed=7, events=30000, start=date(2025, 3, 3), days=14)
+SEARCH = {"www.google.com", "www.bing.com", "duckduckgo.com"}
+SOCIAL = {
+    "www.facebook.com", "m.facebook.com", "l.facebook.com", "www.instagram.com",
+    "l.instagram.com", "t.co", "www.linkedin.com", "www.tiktok.com",
+}  # fmt: skip
+PAGE_VIEWS = {"home_view", "category_view", "product_view", "page_view"}
+
+
+@pytest.fixture(scope="module")
+def mix_events() -> list[dict]:
+    return list(datagen.Generator(MIX).events())
+
+
+@pytest.fixture(scope="module")
+def visits(mix_events) -> list[tuple[datagen.Agent, list[dict]]]:
+    """Each session's agent (what its User-Agent is) and its events in time order."""
+    by_session = defaultdict(list)
+    for event in mix_events:
+        by_session[event["sessionId"]].append(event)
+    visits = []
+    for session in by_session.values():
+        session.sort(key=lambda e: e["_ingest"]["receivedAt"])
+        (agent,) = {datagen.AGENT_OF[e["_ingest"]["userAgent"]] for e in session}
+        visits.append((agent, session))
+    return visits
+
+
+def most_in_one_second(session: list[dict]) -> int:
+    """The most events the session fires within one second."""
+    stamps = [
+        datetime.fromisoformat(e["_ingest"]["receivedAt"].replace("Z", "+00:00")) for e in session
+    ]
+    most, first = 0, 0
+    for last, stamp in enumerate(stamps):
+        while (stamp - stamps[first]).total_seconds() >= 1:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+def channel(session: list[dict]) -> str:
+    """The entry's source, as an Acquisition dashboard would group it."""
+    landing = urlsplit(session[0]["pageUrl"])
+    if any(key.lower().startswith("utm_") for key, _ in parse_qsl(landing.query)):
+        return "campaign"
+    referrer = session[0]["referrer"]
+    if referrer is None:
+        return "direct"
+    host = urlsplit(referrer).hostname
+    if host in SEARCH:
+        return "search"
+    if host in SOCIAL:
+        return "social"
+    return "email" if host.startswith("mail.") else "referral"
+
+
+def shares(counts: Counter) -> dict[str, float]:
+    total = sum(counts.values())
+    return {key: count / total for key, count in counts.items()}
+
+
+def test_the_tables_of_agents_sources_and_campaigns_add_up():
+    assert datagen.USER_AGENTS[0] == datagen.AGENTS[0].user_agent
+    assert datagen.AGENTS[0].kind == "desktop"
+    assert datagen.AGENTS[0].client == "Chrome"
+    assert len(set(datagen.USER_AGENTS)) == len(datagen.AGENTS)
+    kinds = {agent.kind for agent in datagen.AGENTS}
+    assert kinds == set(datagen.DEVICE_SHARES) | datagen.BOT_KINDS
+    for kind in kinds:
+        weights = [agent.weight for agent in datagen.AGENTS if agent.kind == kind]
+        assert sum(weights) == pytest.approx(1), kind
+    assert sum(datagen.DEVICE_SHARES.values()) == pytest.approx(1)
+    assert sum(share for _, share in datagen.REFERRERS) == pytest.approx(1)
+    assert sum(campaign.weight for campaign in datagen.CAMPAIGNS) == pytest.approx(1)
+
+
+def test_visitors_are_people_on_their_devices_and_a_few_bots(visits, mix_events):
+    kinds = shares(Counter(agent.kind for agent, _ in visits))
+    assert 0.025 <= sum(kinds[kind] for kind in datagen.BOT_KINDS) <= 0.06
+    assert 0.012 <= kinds["crawler"] <= 0.035
+    assert 0.004 <= kinds["headless"] <= 0.015
+    assert 0.004 <= kinds["script"] <= 0.015
+    devices = shares(Counter(a.kind for a, _ in visits if a.kind in datagen.DEVICE_SHARES))
+    assert 0.33 <= devices["desktop"] <= 0.45
+    assert 0.48 <= devices["mobile"] <= 0.62
+    assert 0.03 <= devices["tablet"] <= 0.08
+    # every User-Agent of the table occurs; people's are full browser strings
+    assert {e["_ingest"]["userAgent"] for e in mix_events} == set(datagen.USER_AGENTS)
+    clients = Counter(a.client for a, _ in visits if a.kind in datagen.DEVICE_SHARES)
+    assert {"Chrome", "Safari", "Edge", "Firefox", "Samsung Internet"} <= set(clients)
+    assert {"Facebook", "Instagram"} <= set(clients)
+    assert clients["Chrome"] > clients["Safari"] > max(clients["Edge"], clients["Firefox"])
+    # a person keeps their browser when they come back; a bot is new at every session
+    by_client = defaultdict(set)
+    for agent, session in visits:
+        by_client[session[0]["clientId"]].add(agent.user_agent)
+        if agent.kind in datagen.BOT_KINDS:
+            assert all(e["isFirstVisit"] and e["userLoginState"] == "guest" for e in session)
+    assert all(len(agents) == 1 for agents in by_client.values())
+    assert sum(len(session) > 0 and not session[0]["isFirstVisit"] for _, session in visits) > (
+        0.2 * len(visits)
+    )
+
+
+def test_people_come_from_campaigns_search_social_email_referrals_or_directly(visits):
+    people = [session for agent, session in visits if agent.kind in datagen.DEVICE_SHARES]
+    channels = shares(Counter(channel(session) for session in people))
+    assert 0.17 <= channels["campaign"] <= 0.27
+    assert 0.24 <= channels["direct"] <= 0.35
+    assert 0.21 <= channels["search"] <= 0.32
+    assert 0.06 <= channels["social"] <= 0.13
+    assert 0.02 <= channels["email"] <= 0.06
+    assert 0.05 <= channels["referral"] <= 0.13
+    queries = [
+        dict(parse_qsl(urlsplit(session[0]["pageUrl"]).query))
+        for session in people
+        if channel(session) == "campaign"
+    ]
+    pairs = Counter((q.get("utm_source"), q.get("utm_medium")) for q in queries)
+    for pair in (("google", "cpc"), ("facebook", "paid_social"), ("newsletter", "email")):
+        assert pairs[pair] > 0, pair
+    assert all("utm_campaign" in q or "UTM_Campaign" in q for q in queries)
+    assert any("UTM_Source" in q for q in queries)  # keys in odd case
+    assert any("utm_term" in q for q in queries)
+    assert any("utm_content" in q for q in queries)
+    for session in people:
+        landing = urlsplit(session[0]["pageUrl"])
+        for before, event in itertools.pairwise(session):
+            # internal navigation: the page before is the referrer
+            assert event["referrer"] == before["pageUrl"]
+            # the campaign query stays on the landing page, and only there
+            url = urlsplit(event["pageUrl"])
+            if url.query:
+                assert url.path == landing.path
+                assert event["pageUrl"] == session[0]["pageUrl"]
+
+
+def test_bots_crawl_or_script_and_some_scripts_fire_bursts(visits):
+    bots = [(agent, session) for agent, session in visits if agent.kind in datagen.BOT_KINDS]
+    people = [session for agent, session in visits if agent.kind in datagen.DEVICE_SHARES]
+    for agent, session in bots:
+        assert session[0]["referrer"] is None
+        assert "?" not in session[0]["pageUrl"]
+        # page views only: no cart, checkout, login or clicks
+        assert {e["eventName"] for e in session} <= PAGE_VIEWS, agent.client
+    crawls = [session for agent, session in bots if agent.kind == "crawler"]
+    assert statistics.median(map(len, crawls)) >= 6 > statistics.median(map(len, people))
+    # crawlers do not wait as people do: a second or two between pages
+    crawl_gaps = [gap for session in crawls for gap in gaps(session)]
+    people_gaps = [gap for session in people for gap in gaps(session)]
+    assert statistics.median(crawl_gaps) < 3 <= min(people_gaps)
+    # the behaviour rule: more than ten events within one second, only from scripted bursts
+    bursts = [(a, s) for a, s in visits if most_in_one_second(s) > 10]
+    assert len(bursts) >= 5
+    assert {agent.kind for agent, _ in bursts} <= {"headless", "script"}
+    assert all({e["eventName"] for e in s} == {"product_view"} for _, s in bursts)
+    assert max(most_in_one_second(s) for s in crawls) <= 2
+    assert max(most_in_one_second(s) for s in people) == 1
+
+
+def gaps(session: list[dict]) -> list[float]:
+    stamps = [
+        datetime.fromisoformat(e["_ingest"]["receivedAt"].replace("Z", "+00:00")) for e in session
+    ]
+    return [(b - a).total_seconds() for a, b in itertools.pairwise(stamps)]
+
+
+def test_the_mix_is_the_same_for_the_same_seed(mix_events):
+    assert list(datagen.Generator(MIX).events()) == mix_events
