@@ -11,6 +11,7 @@ process and a real PostgreSQL, as etl_writer.
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,16 @@ import pytest
 from psycopg2 import sql
 
 from clickstream_etl import etl_classify, etl_reclassify, etl_rollups, etl_transform
-from etl_test_helpers import hour_key, ingest_block, put_raw
+from clickstream_tools import pgcluster as pg_fixture
+from etl_test_helpers import (
+    ETL_PASSWORD,
+    MIGRATIONS,
+    READER_PASSWORD,
+    Database,
+    hour_key,
+    ingest_block,
+    put_raw,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -218,3 +228,51 @@ def test_the_classification_of_the_load_and_of_a_reclassification_agree() -> Non
     expected = etl_reclassify.classify(CHROME, payload["pageUrl"], payload["referrer"])
     assert tuple(values[c] for c in etl_transform.CLASS_COLUMNS) == expected
     assert etl_classify.classify_agent(CHROME).device_type == "desktop"
+
+
+def test_migration_0008_classifies_a_warehouse_that_already_holds_events(pg_server, tmp_path):
+    """A warehouse at 0007 with events: 0008 lists their hours once, and the ETL's
+    backlog step classifies them; the rollups then split people and bots."""
+    before = tmp_path / "migrations"
+    before.mkdir()
+    for path in sorted(MIGRATIONS.glob("000[1-7]_*.sql")):
+        shutil.copy(path, before)
+    name = "clickstream_dw_0007"
+    pg_server.create_database(name)
+    try:
+        pg_fixture.apply_migrations(pg_server, name, before)
+        pg_fixture.allow_login(pg_server, etl_writer=ETL_PASSWORD, dw_reader=READER_PASSWORD)
+        dw = Database(pg_server, name)
+        agents = [CHROME, "curl/8.5.0", CHROME, "Mozilla/5.0 (compatible; bingbot/2.0)"]
+        dw.query(
+            "INSERT INTO clickstream_events (event_id, event_timestamp, event_name, session_id,"
+            " client_id, page_url, ingest_metadata, event_timestamp_source, source_object_key,"
+            " source_event_index)"
+            " SELECT 'e' || i, %s::timestamptz + i * interval '20 minutes', 'page_view',"
+            " 's' || i, 'c' || i, 'https://shop.example/' || i,"
+            " jsonb_build_object('userAgent', (%s::text[])[i %% 4 + 1]), 'ingest', 'k', i"
+            " FROM generate_series(0, 7) AS i",
+            (H10, agents),
+        )
+        migration = MIGRATIONS / "0008_visitor_classification.sql"
+        pg_server.psql(name, "-1", "-f", str(migration))
+        hours = [H10 + timedelta(hours=n) for n in range(3)]
+        assert [row[0] for row in dw.query("SELECT * FROM etl_unclassified_hours ORDER BY 1")] == (
+            hours
+        )
+        pg_server.psql(name, "-1", "-f", str(migration))  # again: queues nothing more
+
+        conn = dw.connect("etl_writer", ETL_PASSWORD)
+        try:
+            target = sql.Identifier("public", "clickstream_events")
+            done = etl_reclassify.backfill(conn, target, max_hours=24)
+            assert (done.hours, done.rows_reclassified) == (3, 8)
+            assert etl_reclassify.backfill(conn, target).hours == 0
+            etl_rollups.refresh(conn, target)
+        finally:
+            conn.close()
+        assert dw.query(
+            "SELECT is_bot, sum(sessions) FROM hourly_sessions GROUP BY 1 ORDER BY 1"
+        ) == [(False, 4), (True, 4)]
+    finally:
+        pg_server.drop_database(name)
