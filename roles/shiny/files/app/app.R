@@ -50,7 +50,7 @@ ui <- navbarPage(
       div(
         class = "filter-bar",
         uiOutput("filters"),
-        checkboxInput("bots", "Include bots", value = FALSE),
+        checkboxInput("bots", "Include bots", value = FALSE, width = "auto"),
         actionButton("refresh", "Refresh", class = "btn-sm btn-outline-secondary mb-2")
       ),
       uiOutput("data_notice")
