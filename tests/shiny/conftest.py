@@ -2,8 +2,9 @@
 
 * ``warehouse``: a throwaway PostgreSQL 15 (clickstream_tools.pgcluster) with two
   databases migrated by roles/dw/files/migrations: ``loaded`` holds a week of
-  generated events (clickstream_tools.datagen) written as the ingest Lambda's S3 objects (moto in
-  process) and loaded by the ETL Lambda's handler; ``empty`` holds nothing.
+  generated events (clickstream_tools.datagen) and a few bots' (shiny_test_support.bot_events)
+  written as the ingest Lambda's S3 objects (moto in process) and loaded by the ETL
+  Lambda's handler; ``empty`` holds nothing.
 * ``start_app``: the Shiny app of roles/shiny/files/app run with R on a free
   127.0.0.1 port, connected as the read-only ``dw_reader``.
 * ``browser``: Debian's chromium, headless, through chromium-driver and Selenium.
@@ -36,6 +37,7 @@ from shiny_test_support import (
     ETL_PASSWORD,
     READER_PASSWORD,
     Warehouse,
+    bot_events,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,6 +71,7 @@ def warehouse() -> Iterator[Warehouse]:
             pg_fixture.apply_migrations(server, name, MIGRATIONS)
         pg_fixture.allow_login(server, etl_writer=ETL_PASSWORD, dw_reader=READER_PASSWORD)
         events = list(datagen.Generator(DATA).events())
+        events += bot_events(events)
         aws = {
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",

@@ -1,8 +1,9 @@
 """The dashboards in headless Chromium, on a warehouse loaded through the real ETL.
 
-Every tab renders without an error; the figures of the Overview and Funnel tabs
-equal the same figures computed in SQL from the raw events table
-(clickstream_tools.dashboard_reference); the date filter changes them; an empty
+Every tab renders without an error; the figures of the Overview, Acquisition,
+Technology and Funnel tabs and Pipeline health's bot share equal the same figures
+computed in SQL from the raw events table (clickstream_tools.dashboard_reference);
+the date filter changes them, and so does "Include bots" by the bots' share; an empty
 warehouse says so plainly.  The app runs as a login that may not read the raw
 events table at all, which proves no panel scans it.  Screenshots of every tab go
 to .state/screenshots/.
@@ -19,6 +20,7 @@ import pytest
 from clickstream_tools import dashboard_reference as reference
 from dashboard_page import (
     TABS,
+    include_bots,
     kpi,
     open_tab,
     output_errors,
@@ -47,6 +49,8 @@ PROBE_TABLES = (
     "daily_session_paths",
     "daily_funnel",
     "daily_product_engagement",
+    "daily_acquisition",
+    "daily_technology",
     "etl_runs",
     "etl_manifest",
     "etl_rejects",
@@ -58,6 +62,11 @@ HARMLESS_CONSOLE = ("favicon.ico",)
 
 def number(text: str) -> int:
     return int(text.replace(",", ""))
+
+
+def percent(part: int, whole: int, digits: int = 1) -> str:
+    """A share as the app prints it (fmt_pct), a dash when there is no whole."""
+    return f"{100 * part / whole:.{digits}f}%" if whole else "\u2013"
 
 
 def console_errors(driver: Any) -> list[str]:
@@ -141,7 +150,13 @@ def test_overview_figures_equal_sql(loaded_page: Any, raw: Any):
     events, sessions, visitors, converted, bounced = reference.fetch(
         raw, "overview_kpis", FIRST_DAY, LAST_DAY
     )[0]
-    assert events == 3000  # the whole generated week is in the default range
+    # the whole loaded week is in the default range: every event, the bots' left out
+    with raw.cursor() as cur:
+        cur.execute("SELECT count(*), count(*) FILTER (WHERE NOT is_bot) FROM clickstream_events")
+        assert cur.fetchone() == (
+            reference.fetch(raw, "overview_kpis", FIRST_DAY, LAST_DAY, bots=True)[0][0],
+            events,
+        )
     assert kpi(loaded_page, "kpi-events") == events
     assert kpi(loaded_page, "kpi-sessions") == sessions
     assert kpi(loaded_page, "kpi-visitors") == visitors
@@ -160,6 +175,147 @@ def test_overview_figures_equal_sql(loaded_page: Any, raw: Any):
         )
         for r in shown
     ] == [tuple(row) for row in expected]
+
+
+def test_acquisition_figures_equal_sql(loaded_page: Any, raw: Any):
+    """Four days against the four before them (the loaded week's first day among them)."""
+    first, last = date(2025, 3, 6), date(2025, 3, 9)
+    open_tab(loaded_page, "acquisition")
+    set_dates(loaded_page, first, last)
+
+    def figures(row: dict[str, str]) -> tuple:
+        return (
+            number(row["Sessions"]),
+            row["Bounce"],
+            number(row["Add to cart"]),
+            number(row["Checkout started"]),
+            number(row["Converted"]),
+            number(row["Previous period"]),
+            row["Conversion"],
+            row["Previous conversion"],
+        )
+
+    def expected(row: tuple) -> tuple:
+        sessions, bounced, cart, checkout, converted, previous, previous_converted = row
+        return (
+            sessions,
+            percent(bounced, sessions),
+            cart,
+            checkout,
+            converted,
+            previous,
+            percent(converted, sessions, 2),
+            percent(previous_converted, previous, 2),
+        )
+
+    channels = reference.fetch(raw, "acquisition_channels", first, last)
+    assert sum(row[6] for row in channels) > 0  # the previous period has sessions too
+    shown = read_table(loaded_page, "acquisition_channels_table")
+    assert [(r["Channel"].lower().replace(" ", "_"), *figures(r)) for r in shown] == [
+        (row[0], *expected(row[1:])) for row in channels
+    ]
+    shown = read_table(loaded_page, "acquisition_sources_table")
+    assert [(r["Source"], r["Medium"], *figures(r)) for r in shown] == [
+        (row[0], row[1], *expected(row[2:]))
+        for row in reference.fetch(raw, "acquisition_sources", first, last)
+    ]
+    shown = read_table(loaded_page, "acquisition_campaigns_table")
+    assert [(r["Campaign"], *figures(r)) for r in shown] == [
+        (row[0], *expected(row[1:]))
+        for row in reference.fetch(raw, "acquisition_campaigns", first, last)
+    ]
+    assert output_errors(loaded_page) == []
+    set_dates(loaded_page, FIRST_DAY, LAST_DAY)
+
+
+def test_technology_figures_equal_sql(loaded_page: Any, raw: Any):
+    open_tab(loaded_page, "technology")
+    rows = reference.fetch(raw, "technology", FIRST_DAY, LAST_DAY)
+    for dimension, output, label in (
+        ("device", "technology_devices_table", "Device type"),
+        ("browser", "technology_browsers_table", "Browser"),
+        ("os", "technology_os_table", "Operating system"),
+    ):
+        expected = [row[1:] for row in rows if row[0] == dimension]
+        total = sum(row[1] for row in expected)
+        shown = read_table(loaded_page, output)
+        assert [
+            (
+                r[label],
+                number(r["Sessions"]),
+                r["Of all sessions"],
+                number(r["Add to cart"]),
+                number(r["Checkout started"]),
+                number(r["Converted"]),
+                r["Conversion"],
+            )
+            for r in shown
+        ] == [
+            (
+                value,
+                sessions,
+                percent(sessions, total),
+                cart,
+                checkout,
+                converted,
+                percent(converted, sessions, 2),
+            )
+            for value, sessions, cart, checkout, converted in expected
+        ], dimension
+        # every session has a device, a browser and an OS, "(unknown)" at worst
+        assert total == reference.fetch(raw, "overview_kpis", FIRST_DAY, LAST_DAY)[0][1]
+
+
+def test_include_bots_adds_the_bots_everywhere(loaded_page: Any, raw: Any):
+    """One tick of "Include bots": the Overview's cards and the Acquisition tab's campaigns
+    grow by the bots' events and sessions; Pipeline health's bot share is the same either
+    way and equals the raw share."""
+    from selenium.webdriver.common.by import By
+
+    without = reference.fetch(raw, "overview_kpis", FIRST_DAY, LAST_DAY)[0]
+    with_bots = reference.fetch(raw, "overview_kpis", FIRST_DAY, LAST_DAY, bots=True)[0]
+    events, bot_events, sessions, bot_sessions = reference.fetch(
+        raw, "pipeline_bots", FIRST_DAY, LAST_DAY
+    )[0]
+    assert bot_sessions > 0  # the fixture's crawlers and burst at least
+    assert with_bots[:2] == (events, sessions)
+    assert without[:2] == (events - bot_events, sessions - bot_sessions)
+
+    open_tab(loaded_page, "pipeline")
+    assert kpi(loaded_page, "pipeline-bot-sessions") == pytest.approx(
+        bot_sessions / sessions, abs=1e-6
+    )
+    assert kpi(loaded_page, "pipeline-bot-events") == pytest.approx(bot_events / events, abs=1e-6)
+    card = loaded_page.find_element(By.CSS_SELECTOR, "#pipeline-bot-sessions .kpi-delta").text
+    assert card == f"{bot_sessions:,} of {sessions:,} sessions"
+
+    open_tab(loaded_page, "overview")
+    assert (kpi(loaded_page, "kpi-events"), kpi(loaded_page, "kpi-sessions")) == without[:2]
+    include_bots(loaded_page, True)
+    try:
+        assert kpi(loaded_page, "kpi-events") == events
+        assert kpi(loaded_page, "kpi-sessions") == sessions
+        assert kpi(loaded_page, "kpi-visitors") == with_bots[2]
+        open_tab(loaded_page, "acquisition")
+        campaigns = {
+            bots: [
+                row[:2]
+                for row in reference.fetch(raw, "acquisition_campaigns", FIRST_DAY, LAST_DAY, bots)
+            ]
+            for bots in (False, True)
+        }
+        assert campaigns[True] != campaigns[False]  # the crawlers land from a campaign
+        shown = read_table(loaded_page, "acquisition_campaigns_table")
+        assert [(r["Campaign"], number(r["Sessions"])) for r in shown] == campaigns[True]
+        open_tab(loaded_page, "pipeline")
+        assert kpi(loaded_page, "pipeline-bot-sessions") == pytest.approx(
+            bot_sessions / sessions, abs=1e-6
+        )
+        assert output_errors(loaded_page) == []
+    finally:
+        include_bots(loaded_page, False)
+    open_tab(loaded_page, "overview")
+    assert kpi(loaded_page, "kpi-sessions") == without[1]
 
 
 def test_funnel_figures_equal_sql(loaded_page: Any, raw: Any):

@@ -1,13 +1,15 @@
 # Clickstream analytics dashboards (R Shiny).
 #
-# Reads only what the ETL maintains for dashboards (the rollups of migrations 0004 and
-# 0005: hourly_event_counts, hourly_sessions, daily_visitors, daily_funnel,
-# daily_product_engagement, daily_session_*, daily_entry_*, daily_event_transitions;
-# never the sessions table row by row) and its bookkeeping (etl_runs,
-# etl_manifest, etl_rejects, etl_pending_rollups), never the raw events table.
-# The queries are the files of sql/; R/db.R connects as the read-only dw_reader.
-# Every date is a UTC day; the date filter at the top applies to every tab but
-# Pipeline health.
+# Reads only what the ETL maintains for dashboards (the rollups of migrations 0004,
+# 0005 and 0008: hourly_event_counts, hourly_sessions, daily_visitors, daily_funnel,
+# daily_product_engagement, daily_session_*, daily_entry_*, daily_event_transitions,
+# daily_acquisition, daily_technology; never the sessions table row by row) and its
+# bookkeeping (etl_runs, etl_manifest, etl_rejects, etl_pending_rollups), never the raw
+# events table.  The queries are the files of sql/; R/db.R connects as the read-only
+# dw_reader.  Every date is a UTC day; the date filter at the top applies to every tab
+# but Pipeline health's runs and rejects.  Bots are left out unless "Include bots" is on
+# (every tab): events by their user agent, sessions by the session's class (a bot's user
+# agent, or its behaviour).
 
 suppressPackageStartupMessages({
   library(shiny)
@@ -48,6 +50,7 @@ ui <- navbarPage(
       div(
         class = "filter-bar",
         uiOutput("filters"),
+        checkboxInput("bots", "Include bots", value = FALSE, width = "auto"),
         actionButton("refresh", "Refresh", class = "btn-sm btn-outline-secondary mb-2")
       ),
       uiOutput("data_notice")
@@ -69,6 +72,37 @@ ui <- navbarPage(
       "Sessions and visitors count sessions by the hour or day they started; the",
       "previous period is the same number of days just before the chosen range."),
     tableOutput("overview_daily_table")
+  ),
+  tabPanel(
+    "Acquisition",
+    value = "acquisition",
+    p(class = "section-note",
+      "Sessions by the source of their first event: its utm_source, utm_medium and",
+      "utm_campaign, else the referrer; the channel follows GA4's default groups. Sessions",
+      "count by the day they started, next to the previous period of the same length;",
+      "add to cart, checkout started and converted count sessions that did so."),
+    plotOutput("acquisition_chart", height = "320px"),
+    h5("By channel"),
+    tableOutput("acquisition_channels_table"),
+    h5("By source / medium"),
+    tableOutput("acquisition_sources_table"),
+    h5("By campaign"),
+    tableOutput("acquisition_campaigns_table")
+  ),
+  tabPanel(
+    "Technology",
+    value = "technology",
+    p(class = "section-note",
+      "Sessions by the device, browser and operating system of their first event's user",
+      "agent, by the day they started; conversion: sessions that completed a checkout."),
+    fluidRow(
+      column(6, plotOutput("technology_chart", height = "300px")),
+      column(6, h5("By device type"), tableOutput("technology_devices_table"))
+    ),
+    fluidRow(
+      column(6, h5("By browser"), tableOutput("technology_browsers_table")),
+      column(6, h5("By operating system"), tableOutput("technology_os_table"))
+    )
   ),
   tabPanel(
     "Funnel",
@@ -123,6 +157,10 @@ ui <- navbarPage(
     value = "pipeline",
     p(class = "section-note", "Not filtered by dates: the most recent ETL runs and rejects."),
     uiOutput("pipeline_status"),
+    p(class = "section-note",
+      "In the chosen dates, whatever \"Include bots\" says: sessions that are bots by a user",
+      "agent or by their behaviour, and events sent with a bot's user agent."),
+    uiOutput("pipeline_bots"),
     plotOutput("pipeline_chart", height = "280px"),
     h5("Recent runs"),
     tableOutput("pipeline_runs_table"),
@@ -136,9 +174,9 @@ server <- function(input, output, session) {
   db <- dw_client()
   session$onSessionEnded(db$close)
 
-  query <- function(name, range = NULL) {
+  query <- function(name, range = NULL, bots = NULL) {
     force(range)  # a validation message of the date filter is not a database error
-    tryCatch(db$run(name, range), error = function(e) {
+    tryCatch(db$run(name, range, bots), error = function(e) {
       validate(need(FALSE, paste("Cannot read the data warehouse:", conditionMessage(e))))
     })
   }
@@ -181,11 +219,13 @@ server <- function(input, output, session) {
     r
   })
 
-  # One reactive per query: each runs once per change of dates (or Refresh).
+  # One reactive per query: each runs once per change of dates, of the bots switch (or
+  # Refresh).
+  bots <- reactive(isTRUE(input$bots))
   ranged <- function(name) {
     reactive({
       input$refresh
-      query(name, range())
+      query(name, range(), bots())
     })
   }
   kpis <- ranged("overview_kpis")
@@ -201,6 +241,14 @@ server <- function(input, output, session) {
   depth <- ranged("journey_depth")
   next_steps <- ranged("journey_next_steps")
   paths <- ranged("journey_paths")
+  channels <- ranged("acquisition_channels")
+  sources <- ranged("acquisition_sources")
+  campaigns <- ranged("acquisition_campaigns")
+  technology <- ranged("technology")
+  bot_share <- reactive({
+    input$refresh
+    query("pipeline_bots", range())
+  })
   pipeline <- function(name) {
     reactive({
       input$refresh
@@ -289,6 +337,112 @@ server <- function(input, output, session) {
       check.names = FALSE
     )
   }, striped = TRUE, hover = TRUE, align = "lrrrrrl")
+
+  # -- Acquisition -------------------------------------------------------------
+  # acquisition_*.sql's rows, when the chosen days have sessions.
+  with_sessions <- function(d) {
+    d <- in_range(d)
+    r <- range()
+    validate(need(sum(d$sessions) > 0, sprintf("No sessions between %s and %s.", r[1], r[2])))
+    d
+  }
+
+  # A breakdown of acquisition_*.sql as a table: its label columns, then the figures of
+  # the period and of the previous one.
+  acquisition_table <- function(d, labels) {
+    cbind(labels, data.frame(
+      Sessions = fmt_int(d$sessions),
+      `Previous period` = fmt_int(d$previous_sessions),
+      Change = fmt_change(d$sessions, d$previous_sessions),
+      Bounce = fmt_pct(ratio(d$bounced, d$sessions)),
+      `Add to cart` = fmt_int(d$add_to_cart),
+      `Checkout started` = fmt_int(d$checkout_started),
+      Converted = fmt_int(d$converted),
+      Conversion = fmt_pct(ratio(d$converted, d$sessions), 2),
+      `Previous conversion` = fmt_pct(ratio(d$previous_converted, d$previous_sessions), 2),
+      check.names = FALSE
+    ))
+  }
+
+  output$acquisition_chart <- renderPlot({
+    d <- with_sessions(channels())
+    labels <- channel_label(d$channel)
+    frame <- series_frame(factor(labels, levels = rev(labels)), Sessions = d$sessions,
+                          `Sessions, previous period` = d$previous_sessions)
+    # dodged bars stack upwards: the previous period first puts the current one on top
+    frame$series <- factor(frame$series, levels = c("Sessions, previous period", "Sessions"))
+    ggplot(frame, aes(value, x, fill = series)) +
+      geom_col(position = "dodge") +
+      scale_fill_manual(values = c(Sessions = "#0d6efd", `Sessions, previous period` = "#9ec5fe"),
+                        breaks = c("Sessions", "Sessions, previous period")) +
+      scale_x_continuous(labels = scales::label_comma()) +
+      labs(title = "Sessions by channel, against the previous period", x = NULL, y = NULL) +
+      theme_dashboard()
+  })
+
+  output$acquisition_channels_table <- renderTable({
+    d <- with_sessions(channels())
+    acquisition_table(d, data.frame(Channel = channel_label(d$channel)))
+  }, striped = TRUE, hover = TRUE, align = "lrrrrrrrrr")
+
+  output$acquisition_sources_table <- renderTable({
+    d <- with_sessions(sources())
+    acquisition_table(d, data.frame(Source = d$source, Medium = d$medium))
+  }, striped = TRUE, hover = TRUE, align = "llrrrrrrrrr")
+
+  output$acquisition_campaigns_table <- renderTable({
+    d <- with_sessions(campaigns())
+    acquisition_table(d, data.frame(Campaign = d$campaign))
+  }, striped = TRUE, hover = TRUE, align = "lrrrrrrrrr")
+
+  # -- Technology --------------------------------------------------------------
+  # technology.sql's rows of one dimension: device, browser or os.
+  technology_rows <- function(dimension) {
+    d <- with_sessions(technology())
+    d[d$dimension == dimension, ]
+  }
+
+  technology_table <- function(dimension, label) {
+    d <- technology_rows(dimension)
+    out <- data.frame(
+      d$value,
+      Sessions = fmt_int(d$sessions),
+      `Of all sessions` = fmt_pct(ratio(d$sessions, sum(d$sessions))),
+      `Add to cart` = fmt_int(d$add_to_cart),
+      `Checkout started` = fmt_int(d$checkout_started),
+      Converted = fmt_int(d$converted),
+      Conversion = fmt_pct(ratio(d$converted, d$sessions), 2),
+      check.names = FALSE
+    )
+    names(out)[1] <- label
+    out
+  }
+
+  output$technology_chart <- renderPlot({
+    d <- technology_rows("device")
+    d$value <- factor(d$value, levels = rev(d$value))
+    d$label <- sprintf("%s \u00b7 %s converted", fmt_int(d$sessions),
+                       fmt_pct(ratio(d$converted, d$sessions), 2))
+    ggplot(d, aes(sessions, value)) +
+      geom_col(fill = "#0d6efd") +
+      geom_text(aes(label = label), hjust = -0.1, size = 3.5) +
+      scale_x_continuous(labels = scales::label_comma(), expand = expansion(mult = c(0, 0.4))) +
+      labs(title = "Sessions by device type", x = NULL, y = NULL) +
+      theme_dashboard()
+  })
+
+  output$technology_devices_table <- renderTable(
+    technology_table("device", "Device type"),
+    striped = TRUE, hover = TRUE, align = "lrrrrrr"
+  )
+  output$technology_browsers_table <- renderTable(
+    technology_table("browser", "Browser"),
+    striped = TRUE, hover = TRUE, align = "lrrrrrr"
+  )
+  output$technology_os_table <- renderTable(
+    technology_table("os", "Operating system"),
+    striped = TRUE, hover = TRUE, align = "lrrrrrr"
+  )
 
   # -- Funnel ------------------------------------------------------------------
   funnel_frame <- reactive({
@@ -481,6 +635,24 @@ server <- function(input, output, session) {
                      fmt_int(s$events_rejected_24h))
            } else fmt_int(s$events_loaded_24h),
            warn = s$events_rejected_24h > 0)
+    )
+  })
+
+  output$pipeline_bots <- renderUI({
+    b <- bot_share()
+    r <- range()
+    validate(need(b$events > 0, sprintf("No events between %s and %s.", r[1], r[2])))
+    share_card <- function(id, label, part, whole, unit) {
+      share <- ratio(part, whole)
+      kpi_card(id, label, round(share, 6), fmt_pct(share),
+               list(text = sprintf("%s of %s %s", fmt_int(part), fmt_int(whole), unit),
+                    class = "flat"))
+    }
+    div(
+      class = "kpis pipeline",
+      share_card("pipeline-bot-sessions", "Bot share of sessions", b$bot_sessions, b$sessions,
+                 "sessions"),
+      share_card("pipeline-bot-events", "Bot share of events", b$bot_events, b$events, "events")
     )
   })
 

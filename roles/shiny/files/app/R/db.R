@@ -55,7 +55,9 @@ dw_connect <- function() {
 }
 
 # The queries, read once per R process: sql/<name>.sql, parameters $1 and $2 are the
-# first and last day (UTC, inclusive) of the date filter.
+# first and last day (UTC, inclusive) of the date filter, $3 (a boolean) the "Include
+# bots" switch: every rollup keeps bot rows apart (is_bot), and a query adds them only
+# when $3 is true.
 sql_dir <- function() {
   file.path(getwd(), "sql")
 }
@@ -77,10 +79,13 @@ dw_client <- function() {
     if (is.null(con)) con <<- dw_connect()
     con
   }
-  run <- function(name, range = NULL) {
+  # range: the first and last day ($1, $2); bots: TRUE or FALSE ($3), for the queries
+  # that read it (PostgreSQL refuses a parameter the statement does not use).
+  run <- function(name, range = NULL, bots = NULL) {
     statement <- QUERIES[[name]]
     if (is.null(statement)) stop(sprintf("unknown query '%s'", name), call. = FALSE)
     params <- if (is.null(range)) list() else list(format(range[1]), format(range[2]))
+    if (!is.null(bots)) params <- c(params, if (isTRUE(bots)) "true" else "false")
     attempt <- function() {
       # RPostgreSQL reports some failures as a warning and a NULL result: make both errors
       result <- withCallingHandlers(

@@ -42,6 +42,23 @@ delta_text <- function(current, previous) {
   )
 }
 
+# The change of a figure against the previous period, short, for a table's cell.
+fmt_change <- function(current, previous) {
+  ifelse(is.na(previous) | previous == 0, "\u2013",
+         sprintf("%+.1f%%", 100 * (current - previous) / previous))
+}
+
+# The names of migration 0008's traffic channels, as people read them.
+CHANNEL_LABELS <- c(
+  direct = "Direct", organic_search = "Organic search", paid_search = "Paid search",
+  organic_social = "Organic social", paid_social = "Paid social", email = "Email",
+  referral = "Referral", internal = "Internal", other = "Other"
+)
+
+channel_label <- function(channel) {
+  ifelse(channel %in% names(CHANNEL_LABELS), CHANNEL_LABELS[channel], channel)
+}
+
 # A figure card: the test reads data-value, people read the text.
 kpi_card <- function(id, label, value, shown, delta = NULL) {
   shiny::div(

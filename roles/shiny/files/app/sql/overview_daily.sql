@@ -1,5 +1,7 @@
 -- Overview by day: events, sessions started and their distinct visitors per UTC day of
 -- $1..$2, next to the same day of the previous period (same length, just before).
+-- Bots only when $3: events by their user agent, sessions and visitors by the session's
+-- class (a visitor with sessions of both classes counts once in each).
 WITH days AS (
     SELECT d::date AS day, d::date - ($2::date - $1::date + 1) AS previous_day
     FROM generate_series($1::date, $2::date, interval '1 day') AS d
@@ -11,18 +13,18 @@ WITH days AS (
 ), ev AS (
     SELECT (h.event_hour AT TIME ZONE 'UTC')::date AS day, sum(h.events) AS events
     FROM public.hourly_event_counts h, range r
-    WHERE h.event_hour >= r.lo AND h.event_hour < r.hi
+    WHERE h.event_hour >= r.lo AND h.event_hour < r.hi AND (NOT h.is_bot OR $3::boolean)
     GROUP BY 1
 ), se AS (
     SELECT (s.session_hour AT TIME ZONE 'UTC')::date AS day, sum(s.sessions) AS sessions,
            sum(s.converted) AS converted
     FROM public.hourly_sessions s, range r
-    WHERE s.session_hour >= r.lo AND s.session_hour < r.hi
+    WHERE s.session_hour >= r.lo AND s.session_hour < r.hi AND (NOT s.is_bot OR $3::boolean)
     GROUP BY 1
 ), vi AS (
     SELECT v.day, sum(v.visitors) AS visitors
     FROM public.daily_visitors v, range r
-    WHERE v.day BETWEEN r.first_day AND r.last_day
+    WHERE v.day BETWEEN r.first_day AND r.last_day AND (NOT v.is_bot OR $3::boolean)
     GROUP BY 1
 )
 SELECT d.day::text AS day,

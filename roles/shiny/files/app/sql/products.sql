@@ -1,6 +1,7 @@
 -- Product engagement over $1..$2, one row per product.  Viewers are summed over days
 -- (a visitor viewing on two days counts twice); converted sessions touched the product
--- and completed a checkout the same day.
+-- and completed a checkout the same day.  Bot events only when $3 (each class is a row of
+-- daily_product_engagement per day: their sum).
 SELECT p.product_id,
        (array_agg(p.product_name ORDER BY p.day DESC) FILTER (WHERE p.product_name IS NOT NULL))[1]
            AS product_name,
@@ -17,6 +18,6 @@ SELECT p.product_id,
        sum(p.checkouts_completed)::float8 AS checkouts_completed,
        sum(p.converted_sessions)::float8 AS converted_sessions
 FROM public.daily_product_engagement p
-WHERE p.day BETWEEN $1::date AND $2::date
+WHERE p.day BETWEEN $1::date AND $2::date AND (NOT p.is_bot OR $3::boolean)
 GROUP BY p.product_id
 ORDER BY views DESC, p.product_id;
