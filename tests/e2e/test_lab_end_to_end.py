@@ -223,15 +223,16 @@ def test_a_burst_through_the_s3_sink_lands_once_too(lab: Lab):
 
 
 def warehouse() -> Any:
-    """A connection to the lab's DW as dw_reader (read only)."""
+    """A connection to the lab's DW as the ETL's login (the one the lab's DW takes from
+    this machine, as the ETL rerun does); the test only reads."""
     import psycopg2
 
-    password = (REPO / ".state" / "secrets" / "dw_reader").read_text().strip()
+    password = (REPO / ".state" / "secrets" / "dw_etl_writer").read_text().strip()
     return psycopg2.connect(
         host="127.0.0.1",
         port=25432,
         dbname="clickstream_dw",
-        user="dw_reader",
+        user="etl_writer",
         password=password,
         sslmode="require",
         options="-c TimeZone=UTC",
