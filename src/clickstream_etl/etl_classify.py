@@ -430,7 +430,8 @@ def _utm(page_url: str) -> tuple[str | None, ...]:
         if key in values:
             continue
         if "%" in raw or "+" in raw:
-            raw = unquote_plus(raw)
+            # a decoded NUL (%00) could not be stored by PostgreSQL: it is dropped
+            raw = unquote_plus(raw).replace("\x00", "")
         values[key] = raw.strip()[:MAX_UTM_CHARS].strip() or None
     if not values:
         return _NO_UTM

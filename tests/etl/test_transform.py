@@ -703,3 +703,14 @@ def test_unique_rows_keeps_first_by_key_and_index_and_sorts_by_event_id() -> Non
 def test_hour_of_truncates_in_utc() -> None:
     moment = datetime(2024, 5, 1, 10, 59, tzinfo=UTC) + timedelta(hours=5, minutes=30)
     assert t.hour_of(moment.astimezone()) == datetime(2024, 5, 1, 16, tzinfo=UTC)
+
+
+def test_an_encoded_nul_in_a_utm_value_is_dropped_not_written() -> None:
+    """%00 decodes to a character PostgreSQL cannot store: the utm value loses it, and
+    the event loads (its page URL keeps what was sent)."""
+    url = "https://shop.example/?utm_source=news%00letter&utm_medium=%00"
+    values = mapped(with_changes(pageUrl=url))
+    assert (values["utm_source"], values["utm_medium"]) == ("newsletter", None)
+    assert values["page_url"] == url
+    line = t.map_event(with_changes(pageUrl=url), key=KEY, index=0, last_modified=None)
+    assert b"\x00" not in line.copy_line
