@@ -17,7 +17,12 @@ recomputes, for those hours and their days only:
   counts ``daily_visitors`` (distinct visitors over any range of days);
 * ``daily_product_engagement``, ``daily_funnel`` (one ordered pass per session unit,
   linear in the day's events), ``daily_event_transitions`` and
-  ``daily_session_paths`` for the days.
+  ``daily_session_paths`` for the days;
+* since migration 0008, each session's class (a bot by an event's user agent, or by
+  its behaviour: more than ``bot_events_per_second`` events within one second, or no
+  page) and its landing event's device and source, ``daily_acquisition`` and
+  ``daily_technology``; every rollup is split by ``is_bot`` (event rollups by the
+  event's user agent, session rollups by the session's class).
 
 If the refresh fails, the queue is rolled back with it and the next run finishes
 the job; loaded events are never affected.
